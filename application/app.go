@@ -1,0 +1,64 @@
+// Package application holds what the service does: one use case a file
+// (the four registration steps and login), the ports they need
+// (ports.go), and the policy values they run under. It knows no HTTP, no
+// database and no SMS vendor.
+package application
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"math/big"
+	"time"
+
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+// Policy holds the tunable rules of SPEC §3 and §4.
+type Policy struct {
+	CodeTTL            time.Duration
+	ResendInterval     time.Duration
+	DailyLimitPerPhone int
+	HourlyLimitPerIP   int
+	HourlyLimitGlobal  int
+	AllowedCountries   domain.CountryAllowList
+	CodeMaxAttempts    int
+	RegistrationTTL    time.Duration
+	Password           domain.PasswordPolicy
+	LoginTimeWindow    time.Duration
+	LoginMaxFailures   int
+	LoginLockout       time.Duration
+}
+
+// App groups the use cases the adapters drive.
+type App struct {
+	SendCode        *SendCodeHandler
+	VerifyCode      *VerifyCodeHandler
+	SetPassword     *SetPasswordHandler
+	CompleteProfile *CompleteProfileHandler
+	Login           *LoginHandler
+}
+
+// NewApp groups the handlers.
+func NewApp(s *SendCodeHandler, v *VerifyCodeHandler, p *SetPasswordHandler, c *CompleteProfileHandler, l *LoginHandler) *App {
+	return &App{SendCode: s, VerifyCode: v, SetPassword: p, CompleteProfile: c, Login: l}
+}
+
+// newCode draws a 6-digit code uniformly from a CSPRNG.
+func newCode() (string, error) {
+	n, err := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	if err != nil {
+		return "", err
+	}
+	s := n.String()
+	for len(s) < 6 {
+		s = "0" + s
+	}
+	return s, nil
+}
+
+// newID returns 128 random bits as hex, for user and session ids.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return hex.EncodeToString(b[:])
+}

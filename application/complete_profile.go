@@ -1,0 +1,63 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+// CompleteProfile is step 4.
+type CompleteProfile struct {
+	Phone string
+	Email string
+}
+
+// CompleteProfileHandler turns a finished registration into a User.
+type CompleteProfileHandler struct {
+	users   Users
+	pending PendingRegistrations
+	clock   Clock
+}
+
+// NewCompleteProfileHandler builds the step-4 handler.
+func NewCompleteProfileHandler(users Users, pending PendingRegistrations, clock Clock) *CompleteProfileHandler {
+	return &CompleteProfileHandler{users: users, pending: pending, clock: clock}
+}
+
+// Handle creates the account. Uniqueness of phone and email is the store's
+// job (Users.Create is atomic), so concurrent requests for one phone make
+// exactly one account; the losers hear domain.ErrUserExists.
+func (h *CompleteProfileHandler) Handle(ctx context.Context, in CompleteProfile) error {
+	phone, err := domain.ParsePhoneNumber(in.Phone)
+	if err != nil {
+		return err
+	}
+	now := h.clock.Now()
+	reg, err := h.pending.Get(ctx, phone, now)
+	if errors.Is(err, domain.ErrNoPending) {
+		return domain.ErrNotVerified
+	}
+	if err != nil {
+		return err
+	}
+	sealed, err := reg.SealedPasswordForProfile(now)
+	if err != nil {
+		return err
+	}
+	email, err := domain.ParseEmail(in.Email)
+	if err != nil {
+		return err
+	}
+	err = h.users.Create(ctx, domain.NewUser(newID(), phone, email, sealed, now))
+	if err != nil && !errors.Is(err, domain.ErrUserExists) {
+		return err
+	}
+	// The registration is finished either way: by this request, or by a
+	// concurrent one that won.
+	if delErr := h.pending.Delete(ctx, phone); delErr != nil && err == nil {
+		return fmt.Errorf("delete finished registration: %w", delErr)
+	}
+	return err
+}

@@ -1,0 +1,68 @@
+package domain
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// User is a registered account. Its password is held only sealed; the
+// application opens it with the vault to check a login proof.
+type User struct {
+	id             string
+	phone          PhoneNumber
+	email          Email
+	sealedPassword []byte
+	createdAt      time.Time
+}
+
+// NewUser builds a user from a finished registration.
+func NewUser(id string, phone PhoneNumber, email Email, sealedPassword []byte, now time.Time) *User {
+	return &User{id: id, phone: phone, email: email, sealedPassword: sealedPassword, createdAt: now}
+}
+
+// ID returns the user's stable identifier.
+func (u *User) ID() string { return u.id }
+
+// Phone returns the account's phone number.
+func (u *User) Phone() PhoneNumber { return u.phone }
+
+// Email returns the account's email address.
+func (u *User) Email() Email { return u.email }
+
+// SealedPassword returns the encrypted password.
+func (u *User) SealedPassword() []byte { return u.sealedPassword }
+
+// CreatedAt returns when the account was created.
+func (u *User) CreatedAt() time.Time { return u.createdAt }
+
+// UnmarshalUserFromDatabase rebuilds a user from stored state. Only
+// repositories call it; the values were validated when the user was made,
+// so they are re-parsed leniently here.
+func UnmarshalUserFromDatabase(id, phoneE164, email string, sealedPassword []byte, createdAt time.Time) (*User, error) {
+	p, err := ParsePhoneNumber(phoneE164)
+	if err != nil {
+		return nil, err
+	}
+	return &User{id: id, phone: p, email: Email{addr: email}, sealedPassword: sealedPassword, createdAt: createdAt}, nil
+}
+
+// LoginProof is the seed's client-side hash:
+// lowercase hex SHA-256 of password ‖ random_str ‖ time_stamp.
+func LoginProof(password, randomStr, timeStamp string) string {
+	h := sha256.New()
+	h.Write([]byte(password))
+	h.Write([]byte(randomStr))
+	h.Write([]byte(timeStamp))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// CheckLoginProof compares a client's proof with the expected one in
+// constant time, case-insensitively on the hex digits.
+func CheckLoginProof(password, randomStr, timeStamp, proof string) bool {
+	want := LoginProof(password, randomStr, timeStamp)
+	got := strings.ToLower(proof)
+	return subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
