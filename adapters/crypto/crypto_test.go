@@ -1,0 +1,148 @@
+package crypto_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+var (
+	alice = domain.MustParsePhoneNumber("15850551102")
+	bob   = domain.MustParsePhoneNumber("+14155552671")
+)
+
+func key(b byte) []byte { return bytes.Repeat([]byte{b}, crypto.KeySize) }
+
+func TestVaultRoundTripAndBinding(t *testing.T) {
+	v, err := crypto.NewVault(key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := v.Seal(alice, "correct horse 密码")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte("correct horse")) {
+		t.Fatal("sealed password holds the plaintext")
+	}
+	got, err := v.Open(alice, sealed)
+	if err != nil || got != "correct horse 密码" {
+		t.Fatalf("Open = %q, %v", got, err)
+	}
+	again, _ := v.Seal(alice, "correct horse 密码")
+	if bytes.Equal(sealed, again) {
+		t.Fatal("two seals of one password are equal: nonce reused")
+	}
+	if _, err := v.Open(bob, sealed); !errors.Is(err, crypto.ErrSealedCorrupt) {
+		t.Fatalf("opened under another phone: %v", err)
+	}
+	tampered := append([]byte(nil), sealed...)
+	tampered[len(tampered)-1] ^= 1
+	if _, err := v.Open(alice, tampered); !errors.Is(err, crypto.ErrSealedCorrupt) {
+		t.Fatalf("opened tampered bytes: %v", err)
+	}
+	for _, short := range [][]byte{nil, {1}, sealed[:10]} {
+		if _, err := v.Open(alice, short); !errors.Is(err, crypto.ErrSealedCorrupt) {
+			t.Fatalf("opened %d bytes: %v", len(short), err)
+		}
+	}
+}
+
+func TestVaultRotation(t *testing.T) {
+	old, _ := crypto.NewVault(key(1))
+	sealedOld, _ := old.Seal(alice, "password1")
+
+	rotated, err := crypto.NewVault(key(2), key(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := rotated.Open(alice, sealedOld); err != nil || got != "password1" {
+		t.Fatalf("rotated vault cannot open old seal: %q %v", got, err)
+	}
+	sealedNew, _ := rotated.Seal(alice, "password2")
+	if _, err := old.Open(alice, sealedNew); !errors.Is(err, crypto.ErrSealedCorrupt) {
+		t.Fatalf("old vault opened a seal under the new key: %v", err)
+	}
+	if _, err := crypto.NewVault(key(1)[:16]); err == nil {
+		t.Fatal("accepted a 16-byte key")
+	}
+}
+
+func TestCodeHasher(t *testing.T) {
+	h := crypto.NewCodeHasher(key(3))
+	a := h.HashCode(alice, "123456")
+	if !bytes.Equal(a, h.HashCode(alice, "123456")) {
+		t.Fatal("hash not deterministic")
+	}
+	if len(a) != 32 {
+		t.Fatalf("hash is %d bytes", len(a))
+	}
+	for name, other := range map[string][]byte{
+		"other code":  h.HashCode(alice, "123457"),
+		"other phone": h.HashCode(bob, "123456"),
+		"other key":   crypto.NewCodeHasher(key(4)).HashCode(alice, "123456"),
+	} {
+		if bytes.Equal(a, other) {
+			t.Errorf("%s gives the same hash", name)
+		}
+	}
+}
+
+func TestTokenIssuer(t *testing.T) {
+	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	iss := crypto.NewTokenIssuer(key(5), time.Hour)
+	tok, ttl, err := iss.Issue("user-1", "sess-1", now)
+	if err != nil || ttl != time.Hour {
+		t.Fatalf("Issue: %v %v", ttl, err)
+	}
+	c, err := iss.Parse(tok, now.Add(59*time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Subject != "user-1" || c.SessionID != "sess-1" || c.Issuer != crypto.Issuer {
+		t.Fatalf("claims = %+v", c)
+	}
+	if _, err := iss.Parse(tok, now.Add(61*time.Minute)); err == nil {
+		t.Fatal("expired token accepted")
+	}
+	if _, err := crypto.NewTokenIssuer(key(6), time.Hour).Parse(tok, now); err == nil {
+		t.Fatal("token accepted under another key")
+	}
+}
+
+func TestLoadOrCreateKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	k1, err := crypto.LoadOrCreateKey("PASSWORD_KEY", "", dir, "password.key")
+	if err != nil || len(k1) != crypto.KeySize {
+		t.Fatalf("create: %d bytes, %v", len(k1), err)
+	}
+	st, err := os.Stat(filepath.Join(dir, "password.key"))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("key file mode: %v %v", st, err)
+	}
+	k2, err := crypto.LoadOrCreateKey("PASSWORD_KEY", "", dir, "password.key")
+	if err != nil || !bytes.Equal(k1, k2) {
+		t.Fatal("second load returned another key")
+	}
+	given := base64.StdEncoding.EncodeToString(key(7))
+	k3, err := crypto.LoadOrCreateKey("PASSWORD_KEY", given, dir, "password.key")
+	if err != nil || !bytes.Equal(k3, key(7)) {
+		t.Fatalf("configured key not used: %v", err)
+	}
+	short := base64.StdEncoding.EncodeToString([]byte("tiny-secret"))
+	_, err = crypto.LoadOrCreateKey("TOKEN_KEY", short, dir, "token.key")
+	if err == nil || !strings.Contains(err.Error(), "TOKEN_KEY") || strings.Contains(err.Error(), short) {
+		t.Fatalf("short key error = %v", err)
+	}
+	if _, err := crypto.DecodeKey("CODE_HMAC_KEY", "not base64 !!", 1); err == nil || !strings.Contains(err.Error(), "CODE_HMAC_KEY") {
+		t.Fatalf("bad base64 error = %v", err)
+	}
+}
