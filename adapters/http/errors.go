@@ -1,0 +1,170 @@
+package httpapi
+
+import (
+	"errors"
+	"math"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+// Messages of the wire contract (SPEC §2). The seed's are byte-exact,
+// including the ASCII comma in msgUserExists.
+const (
+	msgSent            = "发送成功"
+	msgVerified        = "短信验证通过"
+	msgPasswordSet     = "提交密码成功"
+	msgRegistered      = "注册成功"
+	msgLoggedIn        = "成功登录"
+	msgUserExists      = "该用户已经存在,注册失败"
+	msgVerifyFailed    = "验证没有通过"
+	msgNotVerified     = "验证码没有通过"
+	msgPasswordLength  = "密码长度不符合要求"
+	msgPasswordDiffer  = "密码和密码确认不一致"
+	msgRegisterFailed  = "注册失败"
+	msgNoSuchUser      = "没有此用户"
+	msgWrongPassword   = "密码错误"
+	msgBadRequest      = "请求参数错误"
+	msgInvalidPhone    = "手机号格式不正确"
+	msgCountry         = "暂不支持该地区的手机号"
+	msgSMSUnavailable  = "短信发送失败，请稍后再试"
+	msgBodyTooLarge    = "请求体过大"
+	msgRateLimited     = "请求过于频繁，请稍后再试"
+	msgStale           = "登录请求已失效，请重试"
+	msgLocked          = "密码错误次数过多，请稍后再试"
+	msgUnavailable     = "服务暂不可用，请稍后再试"
+	msgInternal        = "服务器内部错误"
+	msgNotFound        = "接口不存在"
+	msgMethodNotAllowd = "请求方法不被支持"
+)
+
+// response is every answer's body. Field order is the seed's: code,
+// message, then login's email and token.
+type response struct {
+	Code       int    `json:"code"`
+	Message    string `json:"message"`
+	Email      string `json:"email,omitempty"`
+	Token      string `json:"token,omitempty"`
+	ExpiresIn  int64  `json:"expires_in,omitempty"`
+	Error      string `json:"error,omitempty"`
+	RetryAfter int64  `json:"retry_after,omitempty"`
+}
+
+// outcome is one row of the error table.
+type outcome struct {
+	err     error
+	status  int
+	reason  string
+	message string
+}
+
+// endpoint names a route whose failures the seed words its own way.
+type endpoint int
+
+const (
+	anyEndpoint endpoint = iota
+	step1
+	step2
+	step3
+	step4
+	login
+)
+
+// perEndpoint holds the rows whose message depends on the endpoint: the
+// seed answers a taken phone with msgUserExists at step 1 but with
+// msgRegisterFailed at step 4.
+var perEndpoint = map[endpoint][]outcome{
+	step1: {
+		{domain.ErrUserExists, fiber.StatusOK, "user_exists", msgUserExists},
+		{domain.ErrCountryNotAllowed, fiber.StatusOK, "country_not_allowed", msgCountry},
+	},
+	step2: {
+		{domain.ErrCodeMismatch, fiber.StatusOK, "code_mismatch", msgVerifyFailed},
+		{domain.ErrCodeExpired, fiber.StatusOK, "code_expired", msgVerifyFailed},
+		{domain.ErrTooManyAttempts, fiber.StatusOK, "too_many_attempts", msgVerifyFailed},
+		{domain.ErrNoPending, fiber.StatusOK, "no_pending_registration", msgVerifyFailed},
+	},
+	step3: {
+		{domain.ErrNotVerified, fiber.StatusOK, "not_verified", msgNotVerified},
+		{domain.ErrPasswordLength, fiber.StatusOK, "password_length", msgPasswordLength},
+		{domain.ErrPasswordMismatch, fiber.StatusOK, "password_mismatch", msgPasswordDiffer},
+	},
+	step4: {
+		{domain.ErrNotVerified, fiber.StatusOK, "not_verified", msgNotVerified},
+		{domain.ErrInvalidEmail, fiber.StatusOK, "invalid_email", msgRegisterFailed},
+		{domain.ErrEmailTaken, fiber.StatusOK, "email_taken", msgRegisterFailed},
+		{domain.ErrPasswordMissing, fiber.StatusOK, "password_missing", msgRegisterFailed},
+		{domain.ErrUserExists, fiber.StatusOK, "user_exists", msgRegisterFailed},
+	},
+	login: {
+		{domain.ErrUserNotFound, fiber.StatusOK, "no_such_user", msgNoSuchUser},
+		{domain.ErrWrongPassword, fiber.StatusOK, "wrong_password", msgWrongPassword},
+		{application.ErrStaleRequest, fiber.StatusOK, "stale_request", msgStale},
+		{application.ErrReplayedRequest, fiber.StatusOK, "replayed_request", msgStale},
+	},
+}
+
+// common holds the rows every endpoint shares.
+var common = []outcome{
+	{errBadRequest, fiber.StatusBadRequest, "bad_request", msgBadRequest},
+	{domain.ErrInvalidPhone, fiber.StatusOK, "invalid_phone", msgInvalidPhone},
+	{application.ErrUnavailable, fiber.StatusServiceUnavailable, "unavailable", msgUnavailable},
+}
+
+// mapError turns an error into the status and body of the wire contract.
+// It is the only place that knows the table; an error it does not know is
+// a 500 and is logged by the caller.
+func mapError(ep endpoint, err error) (int, response, bool) {
+	var smsErr *application.SMSError
+	var limited *application.RateLimitedError
+	var locked *application.AccountLockedError
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &limited):
+		return fiber.StatusTooManyRequests, response{Message: msgRateLimited, Error: "rate_limited", RetryAfter: seconds(limited.RetryAfter)}, true
+	case errors.As(err, &locked):
+		return fiber.StatusTooManyRequests, response{Message: msgLocked, Error: "account_locked", RetryAfter: seconds(locked.RetryAfter)}, true
+	case errors.As(err, &smsErr):
+		if smsErr.Kind == application.SMSRefused && smsErr.Message != "" {
+			return fiber.StatusOK, response{Message: smsErr.Message, Error: "sms_vendor_error"}, true
+		}
+		return fiber.StatusOK, response{Message: msgSMSUnavailable, Error: "sms_unavailable"}, true
+	case errors.As(err, &fe):
+		return fiberError(fe)
+	}
+	for _, rows := range [][]outcome{perEndpoint[ep], common} {
+		for _, o := range rows {
+			if errors.Is(err, o.err) {
+				return o.status, response{Message: o.message, Error: o.reason}, true
+			}
+		}
+	}
+	return fiber.StatusInternalServerError, response{Message: msgInternal, Error: "internal_error"}, false
+}
+
+// fiberError maps the errors Fiber raises before a handler runs.
+func fiberError(fe *fiber.Error) (int, response, bool) {
+	switch fe.Code {
+	case fiber.StatusRequestEntityTooLarge:
+		return fe.Code, response{Message: msgBodyTooLarge, Error: "body_too_large"}, true
+	case fiber.StatusNotFound:
+		return fe.Code, response{Message: msgNotFound, Error: "not_found"}, true
+	case fiber.StatusMethodNotAllowed:
+		return fe.Code, response{Message: msgMethodNotAllowd, Error: "method_not_allowed"}, true
+	case fiber.StatusBadRequest, fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusRequestTimeout:
+		return fe.Code, response{Message: msgBadRequest, Error: "bad_request"}, true
+	}
+	return fiber.StatusInternalServerError, response{Message: msgInternal, Error: "internal_error"}, false
+}
+
+// seconds rounds a wait up to whole seconds, at least 1, as clients sleep
+// for retry_after and must not retry early.
+func seconds(d time.Duration) int64 {
+	s := int64(math.Ceil(d.Seconds()))
+	if s < 1 {
+		s = 1
+	}
+	return s
+}

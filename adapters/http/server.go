@@ -1,0 +1,280 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/phoneauth/phoneauth/application"
+	"go.uber.org/zap"
+)
+
+// BodyLimit is SPEC §2's largest accepted body.
+const BodyLimit = 16 << 10
+
+// Config holds the HTTP settings.
+type Config struct {
+	TrustedProxies []netip.Prefix
+	ReadTimeout    time.Duration
+	WriteTimeout   time.Duration
+	IdleTimeout    time.Duration
+}
+
+// Readiness reports whether the service can serve: the store answers.
+type Readiness func(ctx context.Context) error
+
+// Server is the Fiber app with the service's routes.
+type Server struct {
+	app      *application.App
+	log      *zap.Logger
+	ready    Readiness
+	proxies  []netip.Prefix
+	fiber    *fiber.App
+	idPrefix string
+	idSeq    atomic.Uint64
+}
+
+// New builds the Fiber app. ready may be nil (always ready).
+func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Server {
+	var p [4]byte
+	_, _ = rand.Read(p[:])
+	s := &Server{app: app, log: log, ready: ready, proxies: cfg.TrustedProxies, idPrefix: hex.EncodeToString(p[:])}
+	s.fiber = fiber.New(fiber.Config{
+		BodyLimit:             BodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+	})
+	s.fiber.Use(s.accessLog, s.recoverPanic)
+	s.fiber.Get("/healthz", s.healthz)
+	s.fiber.Get("/readyz", s.readyz)
+	c := s.fiber.Group("/client", noStore)
+	c.Post("/register-step-1", s.step1)
+	c.Post("/register-step-2", s.step2)
+	c.Post("/register-step-3", s.step3)
+	c.Post("/register-step-4", s.step4)
+	c.Post("/login", s.login)
+	return s
+}
+
+// App returns the Fiber app, to serve or to test.
+func (s *Server) App() *fiber.App { return s.fiber }
+
+// ctxEndpoint is the Locals key under which a handler records its
+// endpoint, so the error handler picks that endpoint's wording.
+const ctxEndpoint = "endpoint"
+
+// ctxRequestID is the Locals key of the request id.
+const ctxRequestID = "request_id"
+
+func (s *Server) step1(c *fiber.Ctx) error {
+	c.Locals(ctxEndpoint, step1)
+	f, err := decodeFields(c.Body(), []string{"phone_number"}, []fieldKind{stringField})
+	if err != nil {
+		return err
+	}
+	if err := s.app.SendCode.Handle(c.UserContext(), application.SendCode{Phone: f[0], ClientIP: s.clientIP(c)}); err != nil {
+		return err
+	}
+	return ok(c, msgSent)
+}
+
+func (s *Server) step2(c *fiber.Ctx) error {
+	c.Locals(ctxEndpoint, step2)
+	f, err := decodeFields(c.Body(), []string{"phone_number", "validate_number"}, []fieldKind{stringField, stringField})
+	if err != nil {
+		return err
+	}
+	if err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1]}); err != nil {
+		return err
+	}
+	return ok(c, msgVerified)
+}
+
+func (s *Server) step3(c *fiber.Ctx) error {
+	c.Locals(ctxEndpoint, step3)
+	f, err := decodeFields(c.Body(), []string{"phone_number", "password", "password_confirm"}, []fieldKind{stringField, stringField, stringField})
+	if err != nil {
+		return err
+	}
+	if err := s.app.SetPassword.Handle(c.UserContext(), application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2]}); err != nil {
+		return err
+	}
+	return ok(c, msgPasswordSet)
+}
+
+func (s *Server) step4(c *fiber.Ctx) error {
+	c.Locals(ctxEndpoint, step4)
+	f, err := decodeFields(c.Body(), []string{"phone_number", "email"}, []fieldKind{stringField, stringField})
+	if err != nil {
+		return err
+	}
+	if err := s.app.CompleteProfile.Handle(c.UserContext(), application.CompleteProfile{Phone: f[0], Email: f[1]}); err != nil {
+		return err
+	}
+	return ok(c, msgRegistered)
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	c.Locals(ctxEndpoint, login)
+	f, err := decodeFields(c.Body(),
+		[]string{"phone_number", "encryption_str", "random_str", "time_stamp"},
+		[]fieldKind{stringField, stringField, stringField, integerField})
+	if err != nil {
+		return err
+	}
+	res, err := s.app.Login.Handle(c.UserContext(), application.Login{Phone: f[0], EncryptionStr: f[1], RandomStr: f[2], TimeStamp: f[3]})
+	if err != nil {
+		return err
+	}
+	return c.JSON(response{Code: 1, Message: msgLoggedIn, Email: res.Email, Token: res.Token, ExpiresIn: int64(res.ExpiresIn / time.Second)})
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.ready != nil {
+		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		defer cancel()
+		if err := s.ready(ctx); err != nil {
+			s.log.Warn("not ready", zap.Error(err))
+			return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable"})
+		}
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+func ok(c *fiber.Ctx, msg string) error {
+	return c.JSON(response{Code: 1, Message: msg})
+}
+
+// handleError is Fiber's ErrorHandler: the one place errors become answers.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	ep, _ := c.Locals(ctxEndpoint).(endpoint)
+	status, body, known := mapError(ep, err)
+	if !known || status >= fiber.StatusInternalServerError {
+		// Error strings here are built by this service and carry no
+		// secrets; the vendor's raw text is only in SMS refusals, which
+		// are known.
+		s.log.Error("request failed", zap.Any("request_id", c.Locals(ctxRequestID)),
+			zap.String("path", c.Path()), zap.Int("status", status), zap.Error(err))
+	}
+	if body.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(body.RetryAfter, 10))
+	}
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Status(status).JSON(body)
+}
+
+// noStore keeps auth answers out of every cache.
+func noStore(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Next()
+}
+
+// recoverPanic turns a panic into a 500 answer instead of a dead process.
+func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic in handler", zap.Any("request_id", c.Locals(ctxRequestID)), zap.Any("panic", r), zap.Stack("stack"))
+			err = errPanic
+		}
+	}()
+	return c.Next()
+}
+
+var errPanic = errors.New("handler panicked")
+
+// accessLog writes one line per request: id, method, path, status,
+// latency, client IP. It never logs bodies, so no phone number, password
+// or code can reach it.
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	id := c.Get(fiber.HeaderXRequestID)
+	if !validRequestID(id) {
+		id = s.idPrefix + "-" + strconv.FormatUint(s.idSeq.Add(1), 36)
+	}
+	c.Locals(ctxRequestID, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	err := c.Next()
+	if err != nil {
+		if herr := s.handleError(c, err); herr != nil {
+			return herr
+		}
+	}
+	s.log.Info("request",
+		zap.String("request_id", id),
+		zap.String("method", c.Method()),
+		zap.String("path", c.Path()),
+		zap.Int("status", c.Response().StatusCode()),
+		zap.Duration("latency", time.Since(start)),
+		zap.String("ip", s.clientIP(c)),
+	)
+	return nil
+}
+
+// validRequestID accepts a caller's X-Request-ID only if it is short and
+// plain, so a log line cannot be forged or bloated through it.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// clientIP is the peer address, or, when the peer is a trusted proxy, the
+// right-most X-Forwarded-For entry that is not itself a trusted proxy:
+// entries to its left were written by the client and prove nothing.
+func (s *Server) clientIP(c *fiber.Ctx) string {
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	peer = peer.Unmap()
+	if len(s.proxies) == 0 || !s.trusted(peer) {
+		return peer.String()
+	}
+	xff := c.Get(fiber.HeaderXForwardedFor)
+	for xff != "" {
+		i := strings.LastIndexByte(xff, ',')
+		part := strings.TrimSpace(xff[i+1:])
+		xff = xff[:max(i, 0)]
+		addr, err := netip.ParseAddr(part)
+		if err != nil {
+			break // a garbled hop: trust nothing further left
+		}
+		addr = addr.Unmap()
+		if !s.trusted(addr) {
+			return addr.String()
+		}
+		peer = addr
+		if i < 0 {
+			break
+		}
+	}
+	return peer.String()
+}
+
+func (s *Server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,346 @@
+package httpapi_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/application/apptest"
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+
+const (
+	phone = "15850551102"
+	e164  = "+8615850551102"
+)
+
+type fixture struct {
+	f    *apptest.Fakes
+	srv  *httpapi.Server
+	base string
+}
+
+// newFixture serves the app on a loopback port, as clients see it: a
+// real TCP connection, so body limits and headers behave as in production.
+func newFixture(t *testing.T, cfg httpapi.Config) *fixture {
+	t.Helper()
+	return serve(t, apptest.New(t0, apptest.DefaultPolicy()), cfg)
+}
+
+func serve(t *testing.T, f *apptest.Fakes, cfg httpapi.Config) *fixture {
+	t.Helper()
+	srv := httpapi.New(f.App, cfg, nil, zap.NewNop())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.App().Listener(ln) }()
+	t.Cleanup(func() { _ = srv.App().Shutdown() })
+	return &fixture{f: f, srv: srv, base: "http://" + ln.Addr().String()}
+}
+
+func (x *fixture) do(t *testing.T, method, path, body string, hdr ...string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, x.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func (x *fixture) post(t *testing.T, path, body string) (int, string) {
+	t.Helper()
+	status, b, _ := x.do(t, http.MethodPost, path, body)
+	return status, b
+}
+
+// Setup helpers drive the fakes straight through the application.
+func (x *fixture) sent(t *testing.T) string {
+	t.Helper()
+	if err := x.f.App.SendCode.Handle(context.Background(), application.SendCode{Phone: phone, ClientIP: "192.0.2.200"}); err != nil {
+		t.Fatal(err)
+	}
+	return x.f.SMS.Code(e164)
+}
+
+func (x *fixture) verified(t *testing.T) {
+	t.Helper()
+	if err := x.f.App.VerifyCode.Handle(context.Background(), application.VerifyCode{Phone: phone, Code: x.sent(t)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (x *fixture) withPassword(t *testing.T) {
+	t.Helper()
+	x.verified(t)
+	if err := x.f.App.SetPassword.Handle(context.Background(), application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (x *fixture) registered(t *testing.T) {
+	t.Helper()
+	x.withPassword(t)
+	if err := x.f.App.CompleteProfile.Handle(context.Background(), application.CompleteProfile{Phone: phone, Email: "2214102327@qq.com"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loginBody(password, random string, ts int64) string {
+	s := strconv.FormatInt(ts, 10)
+	return `{"phone_number":"` + phone + `","encryption_str":"` + domain.LoginProof(password, random, s) +
+		`","random_str":"` + random + `","time_stamp":"` + s + `"}`
+}
+
+// TestWireContract covers every row of both tables of SPEC §2, answer by
+// answer, byte for byte.
+func TestWireContract(t *testing.T) {
+	const (
+		s1 = "/client/register-step-1"
+		s2 = "/client/register-step-2"
+		s3 = "/client/register-step-3"
+		s4 = "/client/register-step-4"
+		lg = "/client/login"
+	)
+	step1Body := `{"phone_number":"15850551102"}`
+	cases := []struct {
+		name   string
+		setup  func(*fixture, *testing.T)
+		path   string
+		body   string
+		status int
+		want   string
+	}{
+		// Seed outcomes.
+		{"step1 sent", nil, s1, step1Body, 200, `{"code":1,"message":"发送成功"}`},
+		{"step1 user exists", (*fixture).registered, s1, step1Body, 200, `{"code":0,"message":"该用户已经存在,注册失败","error":"user_exists"}`},
+		{"step1 vendor refusal verbatim", func(x *fixture, t *testing.T) {
+			x.f.SMS.Fail = &application.SMSError{Vendor: "cloopen", Kind: application.SMSRefused, Code: "160038", Message: "短信验证码发送过频繁"}
+		}, s1, step1Body, 200, `{"code":0,"message":"短信验证码发送过频繁","error":"sms_vendor_error"}`},
+		{"step2 verified", nil, s2, "", 200, `{"code":1,"message":"短信验证通过"}`},
+		{"step2 mismatch", func(x *fixture, t *testing.T) { x.sent(t) }, s2, `{"phone_number":"15850551102","validate_number":"abcdef"}`, 200, `{"code":0,"message":"验证没有通过","error":"code_mismatch"}`},
+		{"step2 code used", func(x *fixture, t *testing.T) { x.verified(t) }, s2, `{"phone_number":"15850551102","validate_number":"000000"}`, 200, `{"code":0,"message":"验证没有通过","error":"code_expired"}`},
+		{"step2 too many attempts", func(x *fixture, t *testing.T) {
+			x.sent(t)
+			for range 5 {
+				_ = x.f.App.VerifyCode.Handle(context.Background(), application.VerifyCode{Phone: phone, Code: "x"})
+			}
+		}, s2, `{"phone_number":"15850551102","validate_number":"abcdef"}`, 200, `{"code":0,"message":"验证没有通过","error":"too_many_attempts"}`},
+		{"step2 nothing pending", nil, s2, `{"phone_number":"15850551102","validate_number":"123456"}`, 200, `{"code":0,"message":"验证没有通过","error":"no_pending_registration"}`},
+		{"step3 set", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password1"}`, 200, `{"code":1,"message":"提交密码成功"}`},
+		{"step3 not verified", func(x *fixture, t *testing.T) { x.sent(t) }, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password1"}`, 200, `{"code":0,"message":"验证码没有通过","error":"not_verified"}`},
+		{"step3 length", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"123456","password_confirm":"123456"}`, 200, `{"code":0,"message":"密码长度不符合要求","error":"password_length"}`},
+		{"step3 mismatch", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password2"}`, 200, `{"code":0,"message":"密码和密码确认不一致","error":"password_mismatch"}`},
+		{"step4 registered", (*fixture).withPassword, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com"}`, 200, `{"code":1,"message":"注册成功"}`},
+		{"step4 not verified", nil, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com"}`, 200, `{"code":0,"message":"验证码没有通过","error":"not_verified"}`},
+		{"step4 invalid email", (*fixture).withPassword, s4, `{"phone_number":"15850551102","email":"not an email"}`, 200, `{"code":0,"message":"注册失败","error":"invalid_email"}`},
+		{"step4 email taken", func(x *fixture, t *testing.T) {
+			x.withPassword(t)
+			u := domain.NewUser("other", domain.MustParsePhoneNumber("13900000000"), mustEmail("2214102327@qq.com"), []byte("s"), t0)
+			if err := x.f.Users.Create(context.Background(), u); err != nil {
+				t.Fatal(err)
+			}
+		}, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com"}`, 200, `{"code":0,"message":"注册失败","error":"email_taken"}`},
+		{"step4 password missing", (*fixture).verified, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com"}`, 200, `{"code":0,"message":"注册失败","error":"password_missing"}`},
+		{"step4 user exists", func(x *fixture, t *testing.T) {
+			x.withPassword(t)
+			u := domain.NewUser("first", domain.MustParsePhoneNumber(phone), mustEmail("first@qq.com"), []byte("s"), t0)
+			if err := x.f.Users.Create(context.Background(), u); err != nil {
+				t.Fatal(err)
+			}
+		}, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com"}`, 200, `{"code":0,"message":"注册失败","error":"user_exists"}`},
+		{"login no user", nil, lg, loginBody("password1", "r1", t0.Unix()), 200, `{"code":0,"message":"没有此用户","error":"no_such_user"}`},
+		{"login wrong password", (*fixture).registered, lg, loginBody("password2", "r1", t0.Unix()), 200, `{"code":0,"message":"密码错误","error":"wrong_password"}`},
+
+		// Outcomes the seed does not name.
+		{"not JSON", nil, s1, `phone_number=15850551102`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"empty body", nil, s1, ``, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"JSON null", nil, s1, `null`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"JSON array", nil, s1, `["15850551102"]`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"missing field", nil, s2, `{"phone_number":"15850551102"}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"number phone", nil, s1, `{"phone_number":15850551102}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"operator object", nil, lg, `{"phone_number":{"$ne":null},"encryption_str":"x","random_str":"y","time_stamp":"1"}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"array field", nil, s4, `{"phone_number":["15850551102"],"email":"a@b.cn"}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"null field", nil, s3, `{"phone_number":null,"password":"password1","password_confirm":"password1"}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"float time stamp", (*fixture).registered, lg, `{"phone_number":"15850551102","encryption_str":"x","random_str":"y","time_stamp":1.7e9}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"bool time stamp", (*fixture).registered, lg, `{"phone_number":"15850551102","encryption_str":"x","random_str":"y","time_stamp":true}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"trailing garbage", nil, s1, `{"phone_number":"15850551102"} x`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"invalid phone", nil, s1, `{"phone_number":"12345"}`, 200, `{"code":0,"message":"手机号格式不正确","error":"invalid_phone"}`},
+		{"invalid phone at login", nil, lg, `{"phone_number":"abc","encryption_str":"x","random_str":"y","time_stamp":"1"}`, 200, `{"code":0,"message":"手机号格式不正确","error":"invalid_phone"}`},
+		{"country not allowed", nil, s1, `{"phone_number":"+14155552671"}`, 200, `{"code":0,"message":"暂不支持该地区的手机号","error":"country_not_allowed"}`},
+		{"sms unavailable", func(x *fixture, t *testing.T) {
+			x.f.SMS.Fail = &application.SMSError{Vendor: "cloopen", Kind: application.SMSUncertain, Err: errors.New("timeout")}
+		}, s1, step1Body, 200, `{"code":0,"message":"短信发送失败，请稍后再试","error":"sms_unavailable"}`},
+		{"body too large", nil, s1, `{"phone_number":"15850551102","pad":"` + strings.Repeat("x", 16<<10) + `"}`, 413, `{"code":0,"message":"请求体过大","error":"body_too_large"}`},
+		{"rate limited", func(x *fixture, t *testing.T) { x.sent(t); x.f.Clock.Advance(20 * time.Second) }, s1, step1Body, 429, `{"code":0,"message":"请求过于频繁，请稍后再试","error":"rate_limited","retry_after":40}`},
+		{"stale request", (*fixture).registered, lg, loginBody("password1", "r1", t0.Unix()-301), 200, `{"code":0,"message":"登录请求已失效，请重试","error":"stale_request"}`},
+		{"replayed request", func(x *fixture, t *testing.T) {
+			x.registered(t)
+			if status, body := x.post(t, lg, loginBody("password1", "r1", t0.Unix())); status != 200 || !strings.Contains(body, `"code":1`) {
+				t.Fatalf("first login: %d %s", status, body)
+			}
+		}, lg, loginBody("password1", "r1", t0.Unix()), 200, `{"code":0,"message":"登录请求已失效，请重试","error":"replayed_request"}`},
+		{"account locked", func(x *fixture, t *testing.T) {
+			x.registered(t)
+			for i := range 5 {
+				x.post(t, lg, loginBody("wrongpass", "w"+strconv.Itoa(i), t0.Unix()))
+			}
+			x.f.Clock.Advance(5 * time.Minute)
+		}, lg, loginBody("password1", "r1", t0.Unix()+300), 429, `{"code":0,"message":"密码错误次数过多，请稍后再试","error":"account_locked","retry_after":600}`},
+		{"unavailable", func(x *fixture, t *testing.T) { x.f.Users.Err = application.ErrUnavailable }, s1, step1Body, 503, `{"code":0,"message":"服务暂不可用，请稍后再试","error":"unavailable"}`},
+		{"internal error", func(x *fixture, t *testing.T) { x.f.Users.Err = errors.New("disk on fire") }, s1, step1Body, 500, `{"code":0,"message":"服务器内部错误","error":"internal_error"}`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			x := newFixture(t, httpapi.Config{})
+			if c.setup != nil {
+				c.setup(x, t)
+			}
+			body := c.body
+			if c.path == s2 && body == "" {
+				body = `{"phone_number":"15850551102","validate_number":"` + x.sent(t) + `"}`
+			}
+			status, got, hdr := x.do(t, http.MethodPost, c.path, body)
+			if status != c.status || got != c.want {
+				t.Fatalf("got  %d %s\nwant %d %s", status, got, c.status, c.want)
+			}
+			if ct := hdr.Get("Content-Type"); ct != "application/json" {
+				t.Errorf("Content-Type = %q", ct)
+			}
+			if hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Cache-Control") != "no-store" {
+				t.Errorf("security headers: %v", hdr)
+			}
+			if status == 429 && hdr.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+		})
+	}
+}
+
+func mustEmail(s string) domain.Email {
+	e, err := domain.ParseEmail(s)
+	if err != nil {
+		panic(err)
+	}
+	return e
+}
+
+func TestLoginSuccessShape(t *testing.T) {
+	x := newFixture(t, httpapi.Config{})
+	x.registered(t)
+	ts := strconv.FormatInt(t0.Unix(), 10)
+	// time_stamp as a JSON number: the hash covers its decimal text.
+	body := `{"phone_number":"+86 158 5055 1102","encryption_str":"` + strings.ToUpper(domain.LoginProof("password1", "r9", ts)) +
+		`","random_str":"r9","time_stamp":` + ts + `}`
+	status, got := x.post(t, "/client/login", body)
+	const prefix = `{"code":1,"message":"成功登录","email":"2214102327@qq.com","token":"token:`
+	if status != 200 || !strings.HasPrefix(got, prefix) || !strings.HasSuffix(got, `","expires_in":3600}`) {
+		t.Fatalf("login: %d %s", status, got)
+	}
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	x := newFixture(t, httpapi.Config{})
+	hostile := []string{
+		`{"phone_number":{"$ne":null}}`, `{"phone_number":{"$gt":""}}`, `{"phone_number":["1"]}`,
+		`{"phone_number":"15850551102","phone_number":{"$ne":null}}`, `{`, `"15850551102"`,
+	}
+	for _, b := range hostile {
+		for _, p := range []string{"/client/register-step-1", "/client/register-step-2", "/client/register-step-3", "/client/register-step-4", "/client/login"} {
+			if status, _ := x.post(t, p, b); status != 400 {
+				t.Errorf("%s %s: status %d", p, b, status)
+			}
+		}
+	}
+	if x.f.SMS.Sent() != 0 || x.f.Users.Count() != 0 {
+		t.Fatal("hostile input changed state")
+	}
+	if _, ok := x.f.Pending.Snapshot(domain.MustParsePhoneNumber(phone)); ok {
+		t.Fatal("hostile input created a pending registration")
+	}
+}
+
+func TestNotFoundAndMethod(t *testing.T) {
+	x := newFixture(t, httpapi.Config{})
+	if status, body, _ := x.do(t, http.MethodGet, "/client/nope", ""); status != 404 || !strings.Contains(body, `"error":"not_found"`) {
+		t.Fatalf("404: %d %s", status, body)
+	}
+	if status, body, _ := x.do(t, http.MethodGet, "/healthz", ""); status != 200 || body != `{"status":"ok"}` {
+		t.Fatalf("healthz: %d %s", status, body)
+	}
+}
+
+func TestPanicBecomes500(t *testing.T) {
+	f := apptest.New(t0, apptest.DefaultPolicy())
+	f.App.SendCode = nil // a nil handler panics inside the route
+	x := serve(t, f, httpapi.Config{})
+	status, body := x.post(t, "/client/register-step-1", `{"phone_number":"15850551102"}`)
+	if status != 500 || body != `{"code":0,"message":"服务器内部错误","error":"internal_error"}` {
+		t.Fatalf("panic: %d %s", status, body)
+	}
+	// The process survived: the next request is served.
+	if status, _, _ := x.do(t, http.MethodGet, "/healthz", ""); status != 200 {
+		t.Fatalf("after a panic: %d", status)
+	}
+}
+
+func TestClientIPForRateLimits(t *testing.T) {
+	// With a trusted peer, the right-most untrusted X-Forwarded-For entry
+	// is the client: 20 sends from 203.0.113.7 exhaust its budget even when
+	// the client forges a different left-most entry each time.
+	p := apptest.DefaultPolicy()
+	p.ResendInterval = 0
+	p.DailyLimitPerPhone = 0
+	x := serve(t, apptest.New(t0, p), httpapi.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.0.0.0/8")}})
+	send := func(xff string) int {
+		status, _, _ := x.do(t, http.MethodPost, "/client/register-step-1", `{"phone_number":"15850551102"}`, "X-Forwarded-For", xff)
+		return status
+	}
+	for i := range 20 {
+		if s := send("198.18.0." + strconv.Itoa(i) + ", 203.0.113.7, 10.0.0.1"); s != 200 {
+			t.Fatalf("send %d: %d", i, s)
+		}
+	}
+	if s := send("1.1.1.1, 203.0.113.7"); s != 429 {
+		t.Fatalf("21st send from 203.0.113.7: %d", s)
+	}
+	if s := send("203.0.113.8"); s != 200 {
+		t.Fatalf("another client: %d", s)
+	}
+}
+
+func TestUntrustedPeerCannotForgeClientIP(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.ResendInterval = 0
+	p.DailyLimitPerPhone = 0
+	x := serve(t, apptest.New(t0, p), httpapi.Config{}) // no trusted proxies
+	for i := range 21 {
+		status, _, _ := x.do(t, http.MethodPost, "/client/register-step-1", `{"phone_number":"15850551102"}`, "X-Forwarded-For", "198.18.1."+strconv.Itoa(i))
+		if want := map[bool]int{true: 200, false: 429}[i < 20]; status != want {
+			t.Fatalf("send %d: %d, want %d", i, status, want)
+		}
+	}
+}
