@@ -1,0 +1,225 @@
+// Package phoneauth is the composition root: the configuration, the Wire
+// injectors (wire.go, generated wire_gen.go) and the providers that are
+// the one place knowing every concrete type.
+package phoneauth
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/phoneauth/phoneauth/adapters/sms"
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+// Config is SPEC §4, read from the environment (and a .env file if one
+// exists). Secrets are never printed: Config has no String method that
+// would show them, and errors name variables, not values of secrets.
+type Config struct {
+	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
+	MetricsAddr     string        `env:"METRICS_ADDR"`
+	MongoURI        string        `env:"MONGO_URI"`
+	MongoDatabase   string        `env:"MONGO_DATABASE" envDefault:"phoneauth"`
+	MongoTimeout    time.Duration `env:"MONGO_TIMEOUT" envDefault:"5s"`
+	DataDir         string        `env:"DATA_DIR" envDefault:"./data"`
+	LogLevel        zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
+	PasswordKey     string        `env:"PASSWORD_KEY"`
+	PasswordOldKeys []string      `env:"PASSWORD_OLD_KEYS" envSeparator:","`
+	TokenKey        string        `env:"TOKEN_KEY"`
+	CodeHMACKey     string        `env:"CODE_HMAC_KEY"`
+
+	SMS sms.Config
+
+	SMSCodeTTL             time.Duration `env:"SMS_CODE_TTL" envDefault:"5m"`
+	SMSResendInterval      time.Duration `env:"SMS_RESEND_INTERVAL" envDefault:"60s"`
+	SMSDailyLimitPerPhone  int           `env:"SMS_DAILY_LIMIT_PER_PHONE" envDefault:"10"`
+	SMSHourlyLimitPerIP    int           `env:"SMS_HOURLY_LIMIT_PER_IP" envDefault:"20"`
+	SMSHourlyLimitGlobal   int           `env:"SMS_HOURLY_LIMIT_GLOBAL" envDefault:"1000"`
+	SMSAllowedCountryCodes []string      `env:"SMS_ALLOWED_COUNTRY_CODES" envSeparator:"," envDefault:"86"`
+	CodeMaxAttempts        int           `env:"CODE_MAX_ATTEMPTS" envDefault:"5"`
+	RegistrationTTL        time.Duration `env:"REGISTRATION_TTL" envDefault:"30m"`
+	PasswordMinLength      int           `env:"PASSWORD_MIN_LENGTH" envDefault:"8"`
+	PasswordMaxLength      int           `env:"PASSWORD_MAX_LENGTH" envDefault:"64"`
+	LoginTimeWindow        time.Duration `env:"LOGIN_TIME_WINDOW" envDefault:"300s"`
+	LoginMaxFailures       int           `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
+	LoginLockout           time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
+	TokenTTL               time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
+	TrustedProxies         []string      `env:"TRUSTED_PROXIES" envSeparator:","`
+
+	HTTPReadTimeout  time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"10s"`
+	HTTPWriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"10s"`
+	HTTPIdleTimeout  time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"60s"`
+	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	SweepInterval    time.Duration `env:"SWEEP_INTERVAL" envDefault:"1m"`
+	MemoryMaxEntries int           `env:"MEMORY_MAX_ENTRIES" envDefault:"1000000"`
+}
+
+// LoadConfig reads .env (if present, without overriding the real
+// environment) and then the environment, and validates the result. Every
+// error names the variable at fault.
+func LoadConfig() (Config, error) {
+	if err := godotenv.Load(); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Config{}, fmt.Errorf(".env: %w", err)
+	}
+	return ParseConfig(env.ToMap(os.Environ()))
+}
+
+// ParseConfig builds a Config from the given variables alone; tests use
+// it instead of touching the process environment.
+func ParseConfig(vars map[string]string) (Config, error) {
+	var cfg Config
+	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
+		return Config{}, nameVariables(err, vars)
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate checks what the types alone cannot.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(name, why string) { errs = append(errs, fmt.Errorf("%s: %s", name, why)) }
+	positive := map[string]time.Duration{
+		"SMS_CODE_TTL": c.SMSCodeTTL, "SMS_RESEND_INTERVAL": c.SMSResendInterval,
+		"REGISTRATION_TTL": c.RegistrationTTL, "LOGIN_TIME_WINDOW": c.LoginTimeWindow,
+		"LOGIN_LOCKOUT": c.LoginLockout, "TOKEN_TTL": c.TokenTTL, "MONGO_TIMEOUT": c.MongoTimeout,
+		"HTTP_READ_TIMEOUT": c.HTTPReadTimeout, "HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout,
+		"HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
+		"SWEEP_INTERVAL": c.SweepInterval,
+	}
+	for _, name := range sortedKeys(positive) {
+		if positive[name] <= 0 {
+			bad(name, "must be a positive duration")
+		}
+	}
+	if c.SMSCodeTTL > 10*time.Minute {
+		bad("SMS_CODE_TTL", "must be at most 10m (OWASP ASVS 6.5.5)")
+	}
+	nonNegative := map[string]int{
+		"SMS_DAILY_LIMIT_PER_PHONE": c.SMSDailyLimitPerPhone, "SMS_HOURLY_LIMIT_PER_IP": c.SMSHourlyLimitPerIP,
+		"SMS_HOURLY_LIMIT_GLOBAL": c.SMSHourlyLimitGlobal,
+	}
+	for _, name := range sortedKeys(nonNegative) {
+		if nonNegative[name] < 0 {
+			bad(name, "must be 0 (off) or more")
+		}
+	}
+	if c.CodeMaxAttempts < 1 {
+		bad("CODE_MAX_ATTEMPTS", "must be at least 1")
+	}
+	if c.LoginMaxFailures < 1 {
+		bad("LOGIN_MAX_FAILURES", "must be at least 1")
+	}
+	if c.PasswordMinLength < 1 {
+		bad("PASSWORD_MIN_LENGTH", "must be at least 1")
+	}
+	if c.PasswordMaxLength < c.PasswordMinLength {
+		bad("PASSWORD_MAX_LENGTH", "must not be below PASSWORD_MIN_LENGTH")
+	}
+	if c.MemoryMaxEntries < 1000 {
+		bad("MEMORY_MAX_ENTRIES", "must be at least 1000")
+	}
+	if _, err := domain.NewCountryAllowList(c.SMSAllowedCountryCodes); err != nil {
+		bad("SMS_ALLOWED_COUNTRY_CODES", "want calling codes such as 86,852 or *")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.LogFormat {
+	case "json", "console":
+	default:
+		bad("LOG_FORMAT", "want json or console")
+	}
+	if c.HTTPAddr == "" {
+		bad("HTTP_ADDR", "must not be empty")
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		bad("MONGO_URI", "want a mongodb:// or mongodb+srv:// URI")
+	}
+	if err := c.SMS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// trustedProxies parses TRUSTED_PROXIES: CIDRs, or single addresses.
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is neither a CIDR nor an address", s)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
+
+// nameVariables rewrites caarlos0/env's parse errors, which name the Go
+// field, so that they name the environment variable the operator set.
+func nameVariables(err error, vars map[string]string) error {
+	keys := map[string][]string{}
+	collectKeys(reflect.TypeOf(Config{}), "", keys)
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	out := make([]error, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if !errors.As(e, &pe) {
+			out = append(out, e)
+			continue
+		}
+		name := strings.Join(keys[pe.Name], " or ")
+		for _, k := range keys[pe.Name] {
+			if _, set := vars[k]; set {
+				name = k
+				break
+			}
+		}
+		out = append(out, fmt.Errorf("%s: invalid value: %w", name, pe.Err))
+	}
+	return errors.Join(out...)
+}
+
+func collectKeys(t reflect.Type, prefix string, keys map[string][]string) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := strings.Split(f.Tag.Get("env"), ",")[0]
+		if f.Type.Kind() == reflect.Struct && tag == "" {
+			collectKeys(f.Type, prefix+f.Tag.Get("envPrefix"), keys)
+			continue
+		}
+		if tag != "" {
+			keys[f.Name] = append(keys[f.Name], prefix+tag)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

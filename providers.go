@@ -1,0 +1,190 @@
+package phoneauth
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/phoneauth/phoneauth/adapters/bolt"
+	"github.com/phoneauth/phoneauth/adapters/clock"
+	"github.com/phoneauth/phoneauth/adapters/crypto"
+	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/memory"
+	"github.com/phoneauth/phoneauth/adapters/mongo"
+	"github.com/phoneauth/phoneauth/adapters/sms"
+	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+// Overrides replaces adapters that tests and benchmarks must control;
+// nil fields mean the configured adapter.
+type Overrides struct {
+	SMS   application.SMSSender
+	Clock application.Clock
+}
+
+func provideClock(o Overrides) application.Clock {
+	if o.Clock != nil {
+		return o.Clock
+	}
+	return clock.New()
+}
+
+// provideSMS is the one line that picks the SMS vendor(s) from SMS_PROVIDER.
+func provideSMS(cfg Config, log *zap.Logger, o Overrides) (application.SMSSender, error) {
+	if o.SMS != nil {
+		return o.SMS, nil
+	}
+	return sms.New(cfg.SMS, log.Named("sms"))
+}
+
+func providePolicy(cfg Config) (application.Policy, error) {
+	allow, err := domain.NewCountryAllowList(cfg.SMSAllowedCountryCodes)
+	if err != nil {
+		return application.Policy{}, fmt.Errorf("SMS_ALLOWED_COUNTRY_CODES: %w", err)
+	}
+	return application.Policy{
+		CodeTTL:            cfg.SMSCodeTTL,
+		ResendInterval:     cfg.SMSResendInterval,
+		DailyLimitPerPhone: cfg.SMSDailyLimitPerPhone,
+		HourlyLimitPerIP:   cfg.SMSHourlyLimitPerIP,
+		HourlyLimitGlobal:  cfg.SMSHourlyLimitGlobal,
+		AllowedCountries:   allow,
+		CodeMaxAttempts:    cfg.CodeMaxAttempts,
+		RegistrationTTL:    cfg.RegistrationTTL,
+		Password:           domain.PasswordPolicy{MinLength: cfg.PasswordMinLength, MaxLength: cfg.PasswordMaxLength},
+		LoginTimeWindow:    cfg.LoginTimeWindow,
+		LoginMaxFailures:   cfg.LoginMaxFailures,
+		LoginLockout:       cfg.LoginLockout,
+	}, nil
+}
+
+func provideVault(cfg Config) (*crypto.Vault, error) {
+	current, err := crypto.LoadOrCreateKey("PASSWORD_KEY", cfg.PasswordKey, cfg.DataDir, "password.key")
+	if err != nil {
+		return nil, err
+	}
+	var old [][]byte
+	for _, k := range cfg.PasswordOldKeys {
+		key, err := crypto.DecodeKey("PASSWORD_OLD_KEYS", k, crypto.KeySize)
+		if err != nil {
+			return nil, err
+		}
+		old = append(old, key)
+	}
+	return crypto.NewVault(current, old...)
+}
+
+func provideCodeHasher(cfg Config) (*crypto.CodeHasher, error) {
+	key, err := crypto.LoadOrCreateKey("CODE_HMAC_KEY", cfg.CodeHMACKey, cfg.DataDir, "code_hmac.key")
+	if err != nil {
+		return nil, err
+	}
+	return crypto.NewCodeHasher(key), nil
+}
+
+func provideTokenIssuer(cfg Config) (*crypto.TokenIssuer, error) {
+	key, err := crypto.LoadOrCreateKey("TOKEN_KEY", cfg.TokenKey, cfg.DataDir, "token.key")
+	if err != nil {
+		return nil, err
+	}
+	return crypto.NewTokenIssuer(key, cfg.TokenTTL), nil
+}
+
+func provideHTTPConfig(cfg Config) (httpapi.Config, error) {
+	proxies, err := cfg.trustedProxies()
+	if err != nil {
+		return httpapi.Config{}, err
+	}
+	return httpapi.Config{
+		TrustedProxies: proxies,
+		ReadTimeout:    cfg.HTTPReadTimeout,
+		WriteTimeout:   cfg.HTTPWriteTimeout,
+		IdleTimeout:    cfg.HTTPIdleTimeout,
+	}, nil
+}
+
+func provideHTTP(app *application.App, cfg httpapi.Config, ready httpapi.Readiness, log *zap.Logger) *httpapi.Server {
+	return httpapi.New(app, cfg, ready, log.Named("http"))
+}
+
+// provideBolt opens the embedded store: one bbolt file under DATA_DIR.
+func provideBolt(cfg Config, log *zap.Logger) (*bolt.Store, func(), error) {
+	path := filepath.Join(cfg.DataDir, "phoneauth.db")
+	s, err := bolt.Open(path, log.Named("bolt"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("DATA_DIR: open %s: %w", path, err)
+	}
+	return s, func() {
+		if err := s.Close(); err != nil {
+			log.Error("close embedded store", zap.Error(err))
+		}
+	}, nil
+}
+
+// embeddedEphemeral are the counters DESIGN.md lets a single node keep in
+// memory: losing them in a crash weakens an abuse limit for one window.
+type embeddedEphemeral struct {
+	limits   *memory.RateLimiter
+	lockouts *memory.Lockouts
+	nonces   *memory.Nonces
+}
+
+func provideEmbeddedEphemeral(cfg Config, c application.Clock, log *zap.Logger) embeddedEphemeral {
+	l := log.Named("memory")
+	return embeddedEphemeral{
+		limits:   memory.NewRateLimiter(cfg.MemoryMaxEntries, l),
+		lockouts: memory.NewLockouts(cfg.MemoryMaxEntries, l),
+		nonces:   memory.NewNonces(cfg.MemoryMaxEntries, c, l),
+	}
+}
+
+func provideRateLimiter(e embeddedEphemeral) application.RateLimiter { return e.limits }
+func provideLockouts(e embeddedEphemeral) application.Lockouts       { return e.lockouts }
+func provideNonces(e embeddedEphemeral) application.Nonces           { return e.nonces }
+
+func provideEmbeddedSweeper(cfg Config, c application.Clock, s *bolt.Store, e embeddedEphemeral, log *zap.Logger) *application.Sweeper {
+	return newSweeper(cfg, c, log, s, e.limits, e.lockouts, e.nonces)
+}
+
+func provideBoltReadiness(s *bolt.Store) httpapi.Readiness { return s.Ping }
+
+func newSweeper(cfg Config, c application.Clock, log *zap.Logger, expirers ...application.Expirer) *application.Sweeper {
+	l := log.Named("sweeper")
+	return application.NewSweeper(c, cfg.SweepInterval, func(err error) {
+		l.Warn("sweep failed; next tick retries", zap.Error(err))
+	}, expirers...)
+}
+
+// provideMongo connects to MONGO_URI; an unreachable server stops the start.
+func provideMongo(cfg Config, log *zap.Logger) (*mongo.Store, func(), error) {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.MongoTimeout+5*time.Second)
+	defer cancel()
+	s, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Timeout: cfg.MongoTimeout}, log.Named("mongo"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("MONGO_URI: %w", err)
+	}
+	return s, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.MongoTimeout)
+		defer cancel()
+		if err := s.Close(ctx); err != nil {
+			log.Error("close mongo", zap.Error(err))
+		}
+	}, nil
+}
+
+func provideMongoUsers(s *mongo.Store) application.Users { return s.Users() }
+func provideMongoPending(s *mongo.Store) application.PendingRegistrations {
+	return s.PendingRegistrations()
+}
+func provideMongoRateLimiter(s *mongo.Store) application.RateLimiter { return s.RateLimiter() }
+func provideMongoLockouts(s *mongo.Store) application.Lockouts       { return s.Lockouts() }
+func provideMongoNonces(s *mongo.Store) application.Nonces           { return s.Nonces() }
+func provideMongoReadiness(s *mongo.Store) httpapi.Readiness         { return s.Ping }
+
+func provideMongoSweeper(cfg Config, c application.Clock, s *mongo.Store, log *zap.Logger) *application.Sweeper {
+	return newSweeper(cfg, c, log, s)
+}

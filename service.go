@@ -1,0 +1,76 @@
+package phoneauth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	"go.uber.org/zap"
+
+	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/application"
+)
+
+// Service is the wired service: the HTTP server and its background work.
+type Service struct {
+	HTTP    *httpapi.Server
+	Sweeper *application.Sweeper
+	cfg     Config
+	log     *zap.Logger
+}
+
+// NewService assembles the service; Wire calls it.
+func NewService(h *httpapi.Server, sw *application.Sweeper, cfg Config, log *zap.Logger) *Service {
+	return &Service{HTTP: h, Sweeper: sw, cfg: cfg, log: log}
+}
+
+// Run listens on HTTP_ADDR and serves until ctx ends.
+func (s *Service) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("HTTP_ADDR %s: %w", s.cfg.HTTPAddr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx ends, then stops accepting, lets requests
+// in flight finish within SHUTDOWN_TIMEOUT, and returns. The caller then
+// runs Wire's cleanup, which closes the store after the last request.
+func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
+	swept := make(chan struct{})
+	go func() {
+		defer close(swept)
+		s.Sweeper.Run(sweepCtx)
+	}()
+	defer func() {
+		stopSweep()
+		<-swept
+	}()
+
+	served := make(chan error, 1)
+	go func() { served <- s.HTTP.App().Listener(ln) }()
+	s.log.Info("listening", zap.String("addr", ln.Addr().String()))
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down", zap.Duration("timeout", s.cfg.ShutdownTimeout))
+	err := s.HTTP.App().ShutdownWithTimeout(s.cfg.ShutdownTimeout)
+	if serveErr := <-served; serveErr != nil && !errors.Is(serveErr, net.ErrClosed) {
+		err = errors.Join(err, serveErr)
+	}
+	return err
+}
+
+// Initialize wires the service on the store the configuration names:
+// MongoDB when MONGO_URI is set, the embedded store otherwise.
+func Initialize(cfg Config, log *zap.Logger, o Overrides) (*Service, func(), error) {
+	if cfg.MongoURI != "" {
+		return InitializeMongo(cfg, log, o)
+	}
+	return InitializeEmbedded(cfg, log, o)
+}

@@ -1,0 +1,211 @@
+// Package test holds end-to-end tests: the wired service, served on a
+// loopback port, driven over HTTP through the seed's five endpoints.
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/application/apptest"
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+// Fixed secrets so a test can check tokens; real deployments generate or
+// configure their own.
+var (
+	tokenKey    = bytes.Repeat([]byte{7}, 32)
+	passwordKey = bytes.Repeat([]byte{8}, 32)
+	hmacKey     = bytes.Repeat([]byte{9}, 32)
+)
+
+// instance is one running service.
+type instance struct {
+	base  string
+	sms   *apptest.SMS
+	clock *apptest.Clock
+	svc   *phoneauth.Service
+	logs  *observer.ObservedLogs
+	stop  func()
+}
+
+// options shape an instance; vars are extra environment variables.
+type options struct {
+	dataDir string
+	vars    map[string]string
+	sms     *apptest.SMS
+	clock   *apptest.Clock
+	noKeys  bool // let the service generate its keys in DATA_DIR
+}
+
+func start(t *testing.T, o options) *instance {
+	t.Helper()
+	if o.dataDir == "" {
+		o.dataDir = t.TempDir()
+	}
+	vars := map[string]string{"DATA_DIR": o.dataDir, "HTTP_ADDR": "127.0.0.1:0", "LOG_LEVEL": "debug"}
+	if !o.noKeys {
+		vars["TOKEN_KEY"] = base64.StdEncoding.EncodeToString(tokenKey)
+		vars["PASSWORD_KEY"] = base64.StdEncoding.EncodeToString(passwordKey)
+		vars["CODE_HMAC_KEY"] = base64.StdEncoding.EncodeToString(hmacKey)
+	}
+	for k, v := range o.vars {
+		vars[k] = v
+	}
+	cfg, err := phoneauth.ParseConfig(vars)
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	if o.sms == nil {
+		o.sms = apptest.NewSMS()
+	}
+	if o.clock == nil {
+		o.clock = apptest.NewClock(time.Now())
+	}
+	core, logs := observer.New(zapcore.DebugLevel)
+	svc, cleanup, err := phoneauth.Initialize(cfg, zap.New(core), phoneauth.Overrides{SMS: o.sms, Clock: o.clock})
+	if err != nil {
+		t.Fatalf("initialize: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Serve(ctx, ln) }()
+	var once sync.Once
+	in := &instance{base: "http://" + ln.Addr().String(), sms: o.sms, clock: o.clock, svc: svc, logs: logs}
+	in.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+			cleanup()
+		})
+	}
+	t.Cleanup(in.stop)
+	return in
+}
+
+// answer is a decoded response plus its raw bytes.
+type answer struct {
+	Status     int
+	Raw        string
+	Code       int    `json:"code"`
+	Message    string `json:"message"`
+	Error      string `json:"error"`
+	Email      string `json:"email"`
+	Token      string `json:"token"`
+	ExpiresIn  int64  `json:"expires_in"`
+	RetryAfter int64  `json:"retry_after"`
+}
+
+var client = &http.Client{Timeout: 10 * time.Second}
+
+func (in *instance) post(t testing.TB, path string, body any) answer {
+	t.Helper()
+	var b []byte
+	switch v := body.(type) {
+	case string:
+		b = []byte(v)
+	default:
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := client.Post(in.base+path, "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	a := answer{Status: resp.StatusCode, Raw: string(raw)}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		t.Fatalf("POST %s: answer %q is not JSON: %v", path, raw, err)
+	}
+	return a
+}
+
+func (in *instance) expect(t testing.TB, path string, body any, status int, raw string) answer {
+	t.Helper()
+	a := in.post(t, path, body)
+	if a.Status != status || (raw != "" && a.Raw != raw) {
+		t.Fatalf("POST %s %v\n got  %d %s\n want %d %s", path, body, a.Status, a.Raw, status, raw)
+	}
+	return a
+}
+
+type m = map[string]any
+
+// register runs the four steps as a client following the seed would.
+func (in *instance) register(t testing.TB, phone, password, email string) {
+	t.Helper()
+	in.expect(t, "/client/register-step-1", m{"phone_number": phone}, 200, `{"code":1,"message":"发送成功"}`)
+	code := in.sms.Code(domain.MustParsePhoneNumber(phone).E164())
+	in.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": code}, 200, `{"code":1,"message":"短信验证通过"}`)
+	in.expect(t, "/client/register-step-3", m{"phone_number": phone, "password": password, "password_confirm": password}, 200, `{"code":1,"message":"提交密码成功"}`)
+	in.expect(t, "/client/register-step-4", m{"phone_number": phone, "email": email}, 200, `{"code":1,"message":"注册成功"}`)
+}
+
+// loginBody is what the seed's client sends: sha256(password ‖ random ‖ ts).
+func loginBody(phone, password, random string, ts int64) m {
+	s := strconv.FormatInt(ts, 10)
+	return m{"phone_number": phone, "encryption_str": domain.LoginProof(password, random, s), "random_str": random, "time_stamp": s}
+}
+
+var randomSeq struct {
+	sync.Mutex
+	n int
+}
+
+func nextRandom() string {
+	randomSeq.Lock()
+	defer randomSeq.Unlock()
+	randomSeq.n++
+	return "rnd" + strconv.Itoa(randomSeq.n)
+}
+
+func (in *instance) login(t testing.TB, phone, password string) answer {
+	t.Helper()
+	return in.post(t, "/client/login", loginBody(phone, password, nextRandom(), in.clock.Now().Unix()))
+}
+
+// logText renders every captured log entry with its fields, for secret
+// scanning.
+func (in *instance) logText() string {
+	var sb strings.Builder
+	for _, e := range in.logs.All() {
+		sb.WriteString(e.Message)
+		for k, v := range e.ContextMap() {
+			sb.WriteString(" " + k + "=")
+			sb.WriteString(strings.ReplaceAll(toString(v), "\n", " "))
+		}
+		sb.WriteString("\n")
+	}
+	return sb.String()
+}
+
+func toString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

@@ -1,0 +1,71 @@
+//go:build wireinject
+
+package phoneauth
+
+import (
+	"github.com/google/wire"
+	"go.uber.org/zap"
+
+	"github.com/phoneauth/phoneauth/adapters/bolt"
+	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/application"
+)
+
+// appSet builds the use cases and the HTTP server from whatever stores
+// the injector provides.
+var appSet = wire.NewSet(
+	provideClock,
+	provideSMS,
+	providePolicy,
+	provideVault,
+	wire.Bind(new(application.PasswordVault), new(*crypto.Vault)),
+	provideCodeHasher,
+	wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)),
+	provideTokenIssuer,
+	wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)),
+	application.NewSendCodeHandler,
+	application.NewVerifyCodeHandler,
+	application.NewSetPasswordHandler,
+	application.NewCompleteProfileHandler,
+	application.NewLoginHandler,
+	application.NewApp,
+	provideHTTPConfig,
+	provideHTTP,
+	NewService,
+)
+
+// embeddedSet is the single-node store: bbolt for durable state, memory
+// for the ephemeral counters.
+var embeddedSet = wire.NewSet(
+	provideBolt,
+	wire.Bind(new(application.Users), new(*bolt.Store)),
+	wire.Bind(new(application.PendingRegistrations), new(*bolt.Store)),
+	provideEmbeddedEphemeral,
+	provideRateLimiter,
+	provideLockouts,
+	provideNonces,
+	provideEmbeddedSweeper,
+	provideBoltReadiness,
+)
+
+// InitializeEmbedded wires the service on the embedded store under DATA_DIR.
+func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, func(), error) {
+	panic(wire.Build(appSet, embeddedSet))
+}
+
+// mongoSet keeps all shared state in MongoDB, so instances are stateless.
+var mongoSet = wire.NewSet(
+	provideMongo,
+	provideMongoUsers,
+	provideMongoPending,
+	provideMongoRateLimiter,
+	provideMongoLockouts,
+	provideMongoNonces,
+	provideMongoSweeper,
+	provideMongoReadiness,
+)
+
+// InitializeMongo wires the service on the MongoDB at MONGO_URI.
+func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func(), error) {
+	panic(wire.Build(appSet, mongoSet))
+}
