@@ -1,0 +1,83 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.uber.org/zap"
+)
+
+// Index names are fixed so that Users.Create can tell from a duplicate-key
+// error which rule was broken, and so that re-creating them at every start
+// is a no-op.
+const (
+	idxEmail     = "email_unique"
+	idxExpiresAt = "expires_at_ttl"
+	// idxExpiresPlain replaces the TTL index on servers without TTL
+	// (FerretDB); the sweeper's range delete still wants an index.
+	idxExpiresPlain = "expires_at"
+)
+
+// codeNotImplemented is what FerretDB answers to a TTL index.
+const codeNotImplemented = 238
+
+// ensureIndexes creates what every query relies on. Lookups all go by _id
+// (always indexed and unique: the phone number for users and pending
+// registrations, the key for counters and nonces); email is unique; the
+// expiring collections get a TTL index on expires_at.
+func (s *Store) ensureIndexes(ctx context.Context) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+
+	_, err := s.users.coll.Indexes().CreateOne(ctx, mongodriver.IndexModel{
+		Keys:    bson.D{{Key: "email", Value: 1}},
+		Options: options.Index().SetName(idxEmail).SetUnique(true),
+	})
+	if err != nil {
+		return wrap("create index users.email", err)
+	}
+
+	for _, c := range []*mongodriver.Collection{s.pending.coll, s.limits.coll, s.lockouts.coll, s.nonces.coll} {
+		if err := s.ensureExpiryIndex(ctx, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) ensureExpiryIndex(ctx context.Context, c *mongodriver.Collection) error {
+	keys := bson.D{{Key: "expires_at", Value: 1}}
+	_, err := c.Indexes().CreateOne(ctx, mongodriver.IndexModel{
+		Keys:    keys,
+		Options: options.Index().SetName(idxExpiresAt).SetExpireAfterSeconds(0),
+	})
+	if err == nil {
+		return nil
+	}
+	var se mongodriver.ServerError
+	if !errors.As(err, &se) || !se.HasErrorCode(codeNotImplemented) {
+		return wrap(fmt.Sprintf("create index %s.expires_at", c.Name()), err)
+	}
+	s.ttlOnce.Do(func() {
+		s.log.Info("server has no TTL indexes; expired records are removed by the sweeper only",
+			zap.String("database", s.db.Name()))
+	})
+	_, err = c.Indexes().CreateOne(ctx, mongodriver.IndexModel{
+		Keys:    keys,
+		Options: options.Index().SetName(idxExpiresPlain),
+	})
+	if err != nil {
+		return wrap(fmt.Sprintf("create index %s.expires_at", c.Name()), err)
+	}
+	return nil
+}
+
+// expiredBy matches records that have expired at now.
+func expiredBy(now time.Time) bson.D {
+	return bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}}
+}

@@ -1,0 +1,704 @@
+package mongo_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/zap/zaptest"
+
+	"github.com/phoneauth/phoneauth/adapters/mongo"
+	"github.com/phoneauth/phoneauth/adapters/storetest"
+	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/domain"
+	"github.com/phoneauth/phoneauth/test/mongotest"
+)
+
+// One server for the whole package; every test gets its own database.
+func TestMain(m *testing.M) { os.Exit(mongotest.Main(m)) }
+
+func openStore(t *testing.T) *mongo.Store {
+	t.Helper()
+	uri := mongotest.Start(t)
+	return openAt(t, uri, mongotest.Database(t, uri), 5*time.Second)
+}
+
+func openAt(t *testing.T, uri, db string, timeout time.Duration) *mongo.Store {
+	t.Helper()
+	s, err := mongo.Open(context.Background(), mongo.Config{URI: uri, Database: db, Timeout: timeout}, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
+}
+
+// phone returns the i-th of a run of valid mainland mobile numbers.
+func phone(i int) domain.PhoneNumber {
+	return domain.MustParsePhoneNumber(fmt.Sprintf("+86158%08d", 50550000+i))
+}
+
+func email(t *testing.T, s string) domain.Email {
+	t.Helper()
+	e, err := domain.ParseEmail(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestContract runs the repository contract suite that every store
+// passes, each subtest against a fresh database.
+func TestContract(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) storetest.Stores {
+		s := openStore(t)
+		return storetest.Stores{
+			Users:    s.Users(),
+			Pending:  s.PendingRegistrations(),
+			Limits:   s.RateLimiter(),
+			Lockouts: s.Lockouts(),
+			Nonces:   s.Nonces(),
+			Expirers: []application.Expirer{s},
+		}
+	})
+}
+
+var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func TestUsers(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	users := s.Users()
+
+	u := domain.NewUser("u1", phone(1), email(t, "a@Example.com"), []byte("sealed"), t0)
+	if err := users.Create(ctx, u); err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	got, err := users.ByPhone(ctx, phone(1))
+	if err != nil {
+		t.Fatalf("ByPhone: %v", err)
+	}
+	if got.ID() != "u1" || got.Phone() != phone(1) || got.Email().String() != "a@example.com" ||
+		string(got.SealedPassword()) != "sealed" || !got.CreatedAt().Equal(t0) {
+		t.Errorf("ByPhone = %+v", got)
+	}
+	if ok, err := users.Exists(ctx, phone(1)); err != nil || !ok {
+		t.Errorf("Exists(registered) = %v, %v", ok, err)
+	}
+	if ok, err := users.Exists(ctx, phone(2)); err != nil || ok {
+		t.Errorf("Exists(unknown) = %v, %v", ok, err)
+	}
+	if _, err := users.ByPhone(ctx, phone(2)); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("ByPhone(unknown) = %v, want ErrUserNotFound", err)
+	}
+
+	// Which unique rule was broken must come back as its own domain error.
+	for _, tc := range []struct {
+		name string
+		user *domain.User
+		want error
+	}{
+		{"same phone", domain.NewUser("u2", phone(1), email(t, "b@example.com"), []byte("x"), t0), domain.ErrUserExists},
+		{"same email", domain.NewUser("u3", phone(3), email(t, "a@example.com"), []byte("x"), t0), domain.ErrEmailTaken},
+		{"both", domain.NewUser("u4", phone(1), email(t, "a@example.com"), []byte("x"), t0), nil},
+	} {
+		err := users.Create(ctx, tc.user)
+		if tc.want == nil {
+			if !errors.Is(err, domain.ErrUserExists) && !errors.Is(err, domain.ErrEmailTaken) {
+				t.Errorf("%s: Create = %v, want a uniqueness error", tc.name, err)
+			}
+			continue
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: Create = %v, want %v", tc.name, err, tc.want)
+		}
+	}
+	if _, err := users.ByPhone(ctx, phone(3)); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Errorf("a refused Create stored something: %v", err)
+	}
+}
+
+func TestUsersConcurrentCreateMakesOneAccount(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			u := domain.NewUser(fmt.Sprintf("id%d", i), phone(7), email(t, fmt.Sprintf("c%d@example.com", i)), []byte("x"), t0)
+			errs[i] = s.Users().Create(ctx, u)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case !errors.Is(err, domain.ErrUserExists):
+			t.Errorf("Create = %v, want nil or ErrUserExists", err)
+		}
+	}
+	if ok != 1 {
+		t.Errorf("%d creates succeeded, want exactly 1", ok)
+	}
+}
+
+func TestBulkCreateUsers(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	var us []*domain.User
+	for i := range 1500 {
+		us = append(us, domain.NewUser(fmt.Sprintf("b%d", i), phone(1000+i), email(t, fmt.Sprintf("b%d@example.com", i)), []byte("x"), t0))
+	}
+	if err := s.BulkCreateUsers(ctx, us); err != nil {
+		t.Fatalf("BulkCreateUsers: %v", err)
+	}
+	if got, err := s.Users().ByPhone(ctx, phone(1000+1234)); err != nil || got.ID() != "b1234" {
+		t.Errorf("ByPhone after bulk = %v, %v", got, err)
+	}
+	// Loading again inserts nothing and says so.
+	extra := domain.NewUser("new", phone(999), email(t, "new@example.com"), []byte("x"), t0)
+	err := s.BulkCreateUsers(ctx, append(us[:10:10], extra))
+	if !errors.Is(err, domain.ErrUserExists) || !strings.Contains(err.Error(), "10 of 11") {
+		t.Errorf("BulkCreateUsers(again) = %v, want 10 of 11 existing", err)
+	}
+	if ok, _ := s.Users().Exists(ctx, phone(999)); !ok {
+		t.Error("unordered bulk insert stopped at the first duplicate")
+	}
+}
+
+func newPending(p domain.PhoneNumber, now time.Time) *domain.PendingRegistration {
+	return domain.NewPendingRegistration(p, []byte("right-hash"), now, 5*time.Minute)
+}
+
+func TestPendingRegistrations(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	pend := s.PendingRegistrations()
+
+	if _, err := pend.Get(ctx, phone(1), t0); !errors.Is(err, domain.ErrNoPending) {
+		t.Fatalf("Get(none) = %v, want ErrNoPending", err)
+	}
+	if err := pend.Save(ctx, newPending(phone(1), t0)); err != nil {
+		t.Fatalf("Save: %v", err)
+	}
+	// Step 2 and 3 through Update, as the application does.
+	var outcome error
+	err := pend.Update(ctx, phone(1), t0.Add(time.Minute), func(p *domain.PendingRegistration) error {
+		outcome = p.Verify([]byte("right-hash"), t0.Add(time.Minute), 5, 30*time.Minute)
+		return nil
+	})
+	if err != nil || outcome != nil {
+		t.Fatalf("Update(verify) = %v, outcome %v", err, outcome)
+	}
+	err = pend.Update(ctx, phone(1), t0.Add(2*time.Minute), func(p *domain.PendingRegistration) error {
+		return p.SetPassword([]byte("sealed-pw"), t0.Add(2*time.Minute))
+	})
+	if err != nil {
+		t.Fatalf("Update(password): %v", err)
+	}
+	got, err := pend.Get(ctx, phone(1), t0.Add(3*time.Minute))
+	if err != nil {
+		t.Fatalf("Get: %v", err)
+	}
+	sealed, err := got.SealedPasswordForProfile(t0.Add(3 * time.Minute))
+	if err != nil || string(sealed) != "sealed-pw" {
+		t.Errorf("SealedPasswordForProfile = %q, %v", sealed, err)
+	}
+	snap := got.Snapshot()
+	if snap.CodeHash != nil || !snap.VerifiedAt.Equal(t0.Add(time.Minute)) || !snap.ExpiresAt.Equal(t0.Add(31*time.Minute)) {
+		t.Errorf("snapshot after verify = %+v", snap)
+	}
+
+	// An error from fn writes nothing.
+	boom := errors.New("boom")
+	err = pend.Update(ctx, phone(1), t0.Add(4*time.Minute), func(p *domain.PendingRegistration) error {
+		p.KillCode()
+		_ = p.SetPassword([]byte("other"), t0.Add(4*time.Minute))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Errorf("Update(fn fails) = %v, want fn's error", err)
+	}
+	if got, _ := pend.Get(ctx, phone(1), t0.Add(4*time.Minute)); got != nil {
+		if s, _ := got.SealedPasswordForProfile(t0.Add(4 * time.Minute)); string(s) != "sealed-pw" {
+			t.Errorf("failed Update stored %q", s)
+		}
+	}
+
+	// Past its expiry it is absent, swept or not.
+	late := t0.Add(31 * time.Minute)
+	if _, err := pend.Get(ctx, phone(1), late); !errors.Is(err, domain.ErrNoPending) {
+		t.Errorf("Get(expired) = %v, want ErrNoPending", err)
+	}
+	called := false
+	err = pend.Update(ctx, phone(1), late, func(*domain.PendingRegistration) error { called = true; return nil })
+	if !errors.Is(err, domain.ErrNoPending) || called {
+		t.Errorf("Update(expired) = %v (fn called %v), want ErrNoPending", err, called)
+	}
+
+	// Save replaces; Delete removes.
+	if err := pend.Save(ctx, newPending(phone(1), late)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := pend.Get(ctx, phone(1), late); err != nil || got.IsVerified(late) {
+		t.Errorf("Get after re-Save = %v, %v; want a fresh, unverified registration", got, err)
+	}
+	if err := pend.Delete(ctx, phone(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := pend.Delete(ctx, phone(1)); err != nil {
+		t.Errorf("Delete(absent) = %v", err)
+	}
+	if _, err := pend.Get(ctx, phone(1), late); !errors.Is(err, domain.ErrNoPending) {
+		t.Errorf("Get after Delete = %v", err)
+	}
+}
+
+// Concurrent wrong guesses must each be counted: the compare-and-swap
+// retries instead of losing an update.
+func TestPendingUpdateIsAtomic(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	pend := s.PendingRegistrations()
+	if err := pend.Save(ctx, newPending(phone(1), t0)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 10
+	var wg sync.WaitGroup
+	var calls atomic.Int64
+	for range n {
+		wg.Go(func() {
+			err := pend.Update(ctx, phone(1), t0, func(p *domain.PendingRegistration) error {
+				calls.Add(1)
+				_ = p.Verify([]byte("wrong"), t0, 1000, time.Hour)
+				return nil
+			})
+			if err != nil {
+				t.Errorf("Update: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := pend.Get(ctx, phone(1), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := got.Snapshot().Attempts; a != n {
+		t.Errorf("attempts = %d after %d concurrent wrong guesses (fn ran %d times)", a, n, calls.Load())
+	}
+}
+
+func TestRateLimiter(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	rl := s.RateLimiter()
+	allow := func(key string, now time.Time) application.Decision {
+		t.Helper()
+		d, err := rl.Allow(ctx, key, 3, time.Minute, now)
+		if err != nil {
+			t.Fatalf("Allow: %v", err)
+		}
+		return d
+	}
+	for i := range 3 {
+		if d := allow("k", t0.Add(time.Duration(i)*time.Second)); !d.Allowed {
+			t.Fatalf("event %d refused", i+1)
+		}
+	}
+	// Refusals are not counted and say when the window (from the first
+	// event) ends.
+	for range 3 {
+		d := allow("k", t0.Add(20*time.Second))
+		if d.Allowed || d.RetryAfter != 40*time.Second {
+			t.Fatalf("4th event = %+v, want refused, retry after 40s", d)
+		}
+	}
+	if d := allow("other", t0.Add(20*time.Second)); !d.Allowed {
+		t.Error("keys are not independent")
+	}
+	// A new window starts at the first event after the old one ended.
+	if d := allow("k", t0.Add(time.Minute)); !d.Allowed {
+		t.Fatal("event after the window refused")
+	}
+	allow("k", t0.Add(70*time.Second))
+	allow("k", t0.Add(80*time.Second))
+	if d := allow("k", t0.Add(90*time.Second)); d.Allowed || d.RetryAfter != 30*time.Second {
+		t.Errorf("4th event of the 2nd window = %+v, want refused, retry after 30s", d)
+	}
+	// Hostile-looking keys are plain strings.
+	if d := allow(`{"$ne": null}`, t0); !d.Allowed {
+		t.Error("operator-looking key shared a counter")
+	}
+}
+
+func TestRateLimiterConcurrent(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	for _, round := range []struct {
+		name string
+		now  time.Time
+	}{{"new window", t0}, {"expired window", t0.Add(time.Hour)}} {
+		var allowed atomic.Int64
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				d, err := s.RateLimiter().Allow(ctx, "hot", 5, time.Minute, round.now)
+				if err != nil {
+					t.Errorf("Allow: %v", err)
+				}
+				if d.Allowed {
+					allowed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if allowed.Load() != 5 {
+			t.Errorf("%s: %d of 20 allowed, want 5", round.name, allowed.Load())
+		}
+	}
+}
+
+func TestLockouts(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	lk := s.Lockouts()
+	const max, lockFor = 3, 15 * time.Minute
+
+	if until, err := lk.LockedUntil(ctx, "a", t0); err != nil || !until.IsZero() {
+		t.Fatalf("LockedUntil(new) = %v, %v", until, err)
+	}
+	for i := range max - 1 {
+		if until, err := lk.Fail(ctx, "a", max, lockFor, t0.Add(time.Duration(i)*time.Minute)); err != nil || !until.IsZero() {
+			t.Fatalf("Fail %d = %v, %v; want no lock yet", i+1, until, err)
+		}
+	}
+	at := t0.Add(5 * time.Minute)
+	until, err := lk.Fail(ctx, "a", max, lockFor, at)
+	if err != nil || !until.Equal(at.Add(lockFor)) {
+		t.Fatalf("Fail %d = %v, %v; want locked until %v", max, until, err, at.Add(lockFor))
+	}
+	if got, _ := lk.LockedUntil(ctx, "a", at.Add(time.Minute)); !got.Equal(until) {
+		t.Errorf("LockedUntil during lock = %v, want %v", got, until)
+	}
+	if got, _ := lk.LockedUntil(ctx, "a", until); !got.IsZero() {
+		t.Errorf("LockedUntil after lock = %v, want zero", got)
+	}
+	// After the lock the count starts again.
+	if got, _ := lk.Fail(ctx, "a", max, lockFor, until); !got.IsZero() {
+		t.Errorf("first Fail after the lock locked again: %v", got)
+	}
+
+	// Failures spread wider than lockFor do not add up.
+	for i := range 5 {
+		got, err := lk.Fail(ctx, "b", max, lockFor, t0.Add(time.Duration(i)*10*time.Minute))
+		if err != nil || !got.IsZero() {
+			t.Fatalf("sparse Fail %d = %v, %v", i, got, err)
+		}
+	}
+
+	// Reset forgets.
+	lk.Fail(ctx, "c", max, lockFor, t0)
+	lk.Fail(ctx, "c", max, lockFor, t0)
+	if err := lk.Reset(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := lk.Fail(ctx, "c", max, lockFor, t0); !got.IsZero() {
+		t.Errorf("Fail after Reset locked: %v", got)
+	}
+}
+
+func TestLockoutsConcurrent(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	var locked atomic.Int64
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			until, err := s.Lockouts().Fail(ctx, "hot", 5, time.Minute, t0)
+			if err != nil {
+				t.Errorf("Fail: %v", err)
+			}
+			if !until.IsZero() {
+				locked.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	// The 5th to 10th failures all see the lock.
+	if locked.Load() != 6 {
+		t.Errorf("%d of 10 concurrent failures saw a lock, want 6", locked.Load())
+	}
+}
+
+func TestNonces(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	n := s.Nonces()
+	future := time.Now().Add(time.Hour)
+	if ok, err := n.Claim(ctx, "k", future); err != nil || !ok {
+		t.Fatalf("first Claim = %v, %v", ok, err)
+	}
+	if ok, err := n.Claim(ctx, "k", future); err != nil || ok {
+		t.Fatalf("second Claim = %v, %v", ok, err)
+	}
+	// An expired claim no longer holds the key.
+	if ok, _ := n.Claim(ctx, "old", time.Now().Add(-time.Second)); !ok {
+		t.Fatal("Claim(old) refused")
+	}
+	if ok, _ := n.Claim(ctx, "old", future); !ok {
+		t.Error("an expired nonce could not be claimed again")
+	}
+	if ok, _ := n.Claim(ctx, "old", future); ok {
+		t.Error("a re-claimed nonce was claimable a third time")
+	}
+
+	var wins atomic.Int64
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			ok, err := n.Claim(ctx, "race", future)
+			if err != nil {
+				t.Errorf("Claim: %v", err)
+			}
+			if ok {
+				wins.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Errorf("%d of 20 concurrent claims won, want 1", wins.Load())
+	}
+}
+
+func TestDeleteExpired(t *testing.T) {
+	ctx := context.Background()
+	s := openStore(t)
+	now := time.Now().Truncate(time.Second)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(s.PendingRegistrations().Save(ctx, newPending(phone(1), now.Add(-time.Hour)))) // expired
+	must(s.PendingRegistrations().Save(ctx, newPending(phone(2), now)))                 // live
+	_, err := s.RateLimiter().Allow(ctx, "old", 1, time.Minute, now.Add(-time.Hour))
+	must(err)
+	_, err = s.RateLimiter().Allow(ctx, "new", 1, time.Minute, now)
+	must(err)
+	_, err = s.Lockouts().Fail(ctx, "old", 5, time.Minute, now.Add(-time.Hour))
+	must(err)
+	_, err = s.Nonces().Claim(ctx, "old", now.Add(-time.Minute))
+	must(err)
+	_, err = s.Nonces().Claim(ctx, "new", now.Add(time.Minute))
+	must(err)
+
+	var exp application.Expirer = s
+	n, err := exp.DeleteExpired(ctx, now)
+	if err != nil || n != 4 {
+		t.Errorf("DeleteExpired = %d, %v; want 4", n, err)
+	}
+	if n, err := exp.DeleteExpired(ctx, now); err != nil || n != 0 {
+		t.Errorf("second DeleteExpired = %d, %v; want 0", n, err)
+	}
+	if _, err := s.PendingRegistrations().Get(ctx, phone(2), now); err != nil {
+		t.Errorf("live registration swept: %v", err)
+	}
+	if d, _ := s.RateLimiter().Allow(ctx, "new", 1, time.Minute, now); d.Allowed {
+		t.Error("live counter swept")
+	}
+}
+
+// closedAddr is a loopback address nothing listens on.
+func closedAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+func TestOpenFailsFastWhenUnreachable(t *testing.T) {
+	const timeout = 500 * time.Millisecond
+	addr := closedAddr(t)
+	start := time.Now()
+	s, err := mongo.Open(context.Background(), mongo.Config{URI: "mongodb://" + addr + "/", Timeout: timeout}, zaptest.NewLogger(t))
+	took := time.Since(start)
+	if err == nil {
+		s.Close(context.Background())
+		t.Fatal("Open succeeded against a closed port")
+	}
+	if !errors.Is(err, application.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
+		t.Errorf("Open = %v; want ErrUnavailable naming %s", err, addr)
+	}
+	if took > 3*timeout {
+		t.Errorf("Open took %s with a %s timeout", took, timeout)
+	}
+}
+
+func TestOpenRejectsBadConfig(t *testing.T) {
+	for _, uri := range []string{"", "http://example.com", "mongodb://user:s3cret@host:notaport/"} {
+		_, err := mongo.Open(context.Background(), mongo.Config{URI: uri}, nil)
+		if err == nil {
+			t.Errorf("Open(%q) succeeded", uri)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open error leaks the password: %v", err)
+		}
+	}
+}
+
+// proxy forwards loopback connections to a server and can cut them all,
+// to play an outage without touching the server (a restarted container
+// would come back on another port).
+type proxy struct {
+	t      *testing.T
+	target string
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	p := &proxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
+	p.up()
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *proxy) up() {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatalf("proxy listen: %v", err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.pipe(c)
+		}
+	}()
+}
+
+func (p *proxy) pipe(c net.Conn) {
+	s, err := net.Dial("tcp", p.target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.ln == nil { // went down meanwhile
+		p.mu.Unlock()
+		c.Close()
+		s.Close()
+		return
+	}
+	p.conns[c], p.conns[s] = true, true
+	p.mu.Unlock()
+	go func() { copyConn(s, c); s.Close(); c.Close() }()
+	copyConn(c, s)
+	c.Close()
+	s.Close()
+}
+
+func copyConn(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (p *proxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+func TestOutageIsUnavailableAndRecovers(t *testing.T) {
+	ctx := context.Background()
+	uri := mongotest.Start(t)
+	target := strings.TrimSuffix(strings.TrimPrefix(uri, "mongodb://"), "/")
+	if strings.ContainsAny(target, "/?,@") {
+		t.Skipf("cannot proxy %s", uri)
+	}
+	p := newProxy(t, target)
+	s := openAt(t, "mongodb://"+p.addr+"/?directConnection=true", mongotest.Database(t, uri), time.Second)
+	u := domain.NewUser("u1", phone(1), email(t, "o@example.com"), []byte("x"), t0)
+	if err := s.Users().Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+
+	p.down()
+	calls := map[string]func() error{
+		"ByPhone": func() error { _, err := s.Users().ByPhone(ctx, phone(1)); return err },
+		"Create": func() error {
+			return s.Users().Create(ctx, domain.NewUser("u2", phone(2), email(t, "p@example.com"), []byte("x"), t0))
+		},
+		"Allow": func() error { _, err := s.RateLimiter().Allow(ctx, "k", 1, time.Minute, t0); return err },
+		"Ping":  func() error { return s.Ping(ctx) },
+	}
+	for name, call := range calls {
+		start := time.Now()
+		err := call()
+		if !errors.Is(err, application.ErrUnavailable) {
+			t.Errorf("%s during outage = %v, want ErrUnavailable", name, err)
+		}
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("%s took %s with a 1s timeout", name, took)
+		}
+	}
+
+	p.up()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, err := s.Users().ByPhone(ctx, phone(1))
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still failing 20s after the server came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

@@ -1,0 +1,193 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
+	"go.uber.org/zap"
+)
+
+// DefaultTimeout bounds every call to the database when Config.Timeout is
+// zero: long enough for a replica-set election, short enough that a client
+// hears 503 before it gives up itself.
+const DefaultTimeout = 5 * time.Second
+
+// DefaultDatabase is the database used when Config.Database is empty.
+const DefaultDatabase = "phoneauth"
+
+// Collection names. Each holds one kind of record keyed by _id, which is
+// also the natural shard key.
+const (
+	collUsers    = "users"
+	collPending  = "pending_registrations"
+	collLimits   = "rate_limits"
+	collLockouts = "login_lockouts"
+	collNonces   = "login_nonces"
+)
+
+// Config says where the database is.
+type Config struct {
+	// URI is a MongoDB connection string. Options it sets (w, retryWrites,
+	// timeouts) win over this package's defaults.
+	URI string
+	// Database defaults to DefaultDatabase.
+	Database string
+	// Timeout bounds each call (and Open's first ping); DefaultTimeout if zero.
+	Timeout time.Duration
+}
+
+// Store is one connection pool to MongoDB and the repositories that share
+// it. It is safe for concurrent use. Store itself sweeps expired records
+// of every collection (application.Expirer).
+type Store struct {
+	client  *mongodriver.Client
+	db      *mongodriver.Database
+	timeout time.Duration
+	log     *zap.Logger
+	// wallNow is the clock for the one port that is not handed the time
+	// (Nonces.Claim).
+	wallNow func() time.Time
+
+	users    *Users
+	pending  *PendingRegistrations
+	limits   *RateLimiter
+	lockouts *Lockouts
+	nonces   *Nonces
+
+	ttlOnce sync.Once
+}
+
+// Open connects, checks that the server answers within cfg.Timeout, and
+// creates the indexes it needs (idempotently: every instance does this at
+// start). It fails, wrapping application.ErrUnavailable, when the server
+// cannot be reached. log is used as given (the caller names it).
+func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
+	if cfg.URI == "" {
+		return nil, errors.New("mongo: empty URI")
+	}
+	if cfg.Database == "" {
+		cfg.Database = DefaultDatabase
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+
+	cs, err := connstring.ParseAndValidate(cfg.URI)
+	if err != nil {
+		// The parser's message can quote the URI, password included.
+		return nil, errors.New("mongo: invalid URI (check MONGO_URI)")
+	}
+	hosts := strings.Join(cs.Hosts, ",")
+
+	// Defaults first; ApplyURI then overrides only what the URI states.
+	// Majority writes survive a primary's failover; retryable writes make a
+	// failover invisible to callers of single-document writes.
+	opts := options.Client().
+		SetWriteConcern(writeconcern.Majority()).
+		SetRetryWrites(true).
+		SetRetryReads(true).
+		SetServerSelectionTimeout(cfg.Timeout).
+		SetConnectTimeout(cfg.Timeout).
+		SetAppName("phoneauth").
+		ApplyURI(cfg.URI)
+	client, err := mongodriver.Connect(opts)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: connect to %s: %w", hosts, err)
+	}
+
+	s := &Store{
+		client:  client,
+		db:      client.Database(cfg.Database),
+		timeout: cfg.Timeout,
+		log:     log,
+		wallNow: time.Now,
+	}
+	s.users = &Users{s: s, coll: s.db.Collection(collUsers)}
+	s.pending = &PendingRegistrations{s: s, coll: s.db.Collection(collPending)}
+	s.limits = &RateLimiter{s: s, coll: s.db.Collection(collLimits)}
+	s.lockouts = &Lockouts{s: s, coll: s.db.Collection(collLockouts)}
+	s.nonces = &Nonces{s: s, coll: s.db.Collection(collNonces)}
+
+	if err := s.Ping(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, fmt.Errorf("mongo: %s did not answer within %s: %w", hosts, cfg.Timeout, err)
+	}
+	if err := s.ensureIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	log.Info("connected", zap.String("hosts", hosts), zap.String("database", cfg.Database))
+	return s, nil
+}
+
+// Close closes the connection pool.
+func (s *Store) Close(ctx context.Context) error {
+	return s.client.Disconnect(ctx)
+}
+
+// Ping checks that the primary answers (for readiness probes).
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	if err := s.client.Ping(ctx, readpref.Primary()); err != nil {
+		return wrap("ping", err)
+	}
+	return nil
+}
+
+// Users returns the accounts repository.
+func (s *Store) Users() *Users { return s.users }
+
+// PendingRegistrations returns the registrations-in-progress repository.
+func (s *Store) PendingRegistrations() *PendingRegistrations { return s.pending }
+
+// RateLimiter returns the shared fixed-window rate limiter.
+func (s *Store) RateLimiter() *RateLimiter { return s.limits }
+
+// Lockouts returns the shared wrong-password counters.
+func (s *Store) Lockouts() *Lockouts { return s.lockouts }
+
+// Nonces returns the shared login-replay guard.
+func (s *Store) Nonces() *Nonces { return s.nonces }
+
+// op bounds one call, so that a dead server costs a request cfg.Timeout
+// and not the driver's own (30 s) server selection wait.
+func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// DeleteExpired removes every record whose expires_at has passed from all
+// collections that have one. Reads never depend on it.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for _, c := range []*mongodriver.Collection{s.pending.coll, s.limits.coll, s.lockouts.coll, s.nonces.coll} {
+		n, err := s.deleteExpired(ctx, c, now)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (s *Store) deleteExpired(ctx context.Context, c *mongodriver.Collection, now time.Time) (int, error) {
+	ctx, cancel := s.op(ctx)
+	defer cancel()
+	res, err := c.DeleteMany(ctx, expiredBy(now))
+	if err != nil {
+		return 0, wrap("delete expired "+c.Name(), err)
+	}
+	return int(res.DeletedCount), nil
+}

@@ -1,0 +1,185 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+// Users stores accounts in the users collection, keyed by the E.164 phone
+// number, so that the primary key itself enforces one account per phone
+// and a unique index on email enforces the other rule.
+type Users struct {
+	s    *Store
+	coll *mongodriver.Collection
+}
+
+// userDoc is a user as stored.
+type userDoc struct {
+	Phone          string    `bson:"_id"`
+	ID             string    `bson:"user_id"`
+	Email          string    `bson:"email"`
+	SealedPassword []byte    `bson:"sealed_password"`
+	CreatedAt      time.Time `bson:"created_at"`
+}
+
+func toUserDoc(u *domain.User) userDoc {
+	return userDoc{
+		Phone:          u.Phone().E164(),
+		ID:             u.ID(),
+		Email:          u.Email().String(),
+		SealedPassword: u.SealedPassword(),
+		CreatedAt:      u.CreatedAt(),
+	}
+}
+
+func (d userDoc) toDomain() (*domain.User, error) {
+	u, err := domain.UnmarshalUserFromDatabase(d.ID, d.Phone, d.Email, d.SealedPassword, d.CreatedAt)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: stored user %s: %w", domain.MaskPhone(d.Phone), err)
+	}
+	return u, nil
+}
+
+func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+// Create inserts u. A taken phone is domain.ErrUserExists and a taken
+// email domain.ErrEmailTaken; the unique indexes decide, so concurrent
+// creates for one phone leave exactly one account.
+func (r *Users) Create(ctx context.Context, u *domain.User) error {
+	ctx, cancel := r.s.op(ctx)
+	defer cancel()
+	_, err := r.coll.InsertOne(ctx, toUserDoc(u))
+	if err == nil {
+		return nil
+	}
+	if isDuplicateKey(err) {
+		return r.whichDuplicate(ctx, err, u.Phone().E164())
+	}
+	return wrap("create user", err)
+}
+
+// whichDuplicate tells a taken phone from a taken email. MongoDB names
+// the index (and, since 4.4, the key pattern); FerretDB names the index in
+// its message. If neither says, the phone is looked up: only the answer
+// depends on that read, never the invariant.
+func (r *Users) whichDuplicate(ctx context.Context, err error, phone string) error {
+	var we mongodriver.WriteException
+	if errors.As(err, &we) {
+		for _, e := range we.WriteErrors {
+			if kp, ok := e.Raw.Lookup("keyPattern").DocumentOK(); ok {
+				if _, err := kp.LookupErr("email"); err == nil {
+					return domain.ErrEmailTaken
+				}
+				if _, err := kp.LookupErr("_id"); err == nil {
+					return domain.ErrUserExists
+				}
+			}
+			switch {
+			case strings.Contains(e.Message, idxEmail):
+				return domain.ErrEmailTaken
+			case strings.Contains(e.Message, "_id_"):
+				return domain.ErrUserExists
+			}
+		}
+	}
+	exists, lookupErr := r.exists(ctx, phone)
+	switch {
+	case lookupErr != nil:
+		return fmt.Errorf("mongo create user: duplicate key, then %w", lookupErr)
+	case exists:
+		return domain.ErrUserExists
+	default:
+		return domain.ErrEmailTaken
+	}
+}
+
+// ByPhone returns the account for phone, or domain.ErrUserNotFound.
+func (r *Users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error) {
+	ctx, cancel := r.s.op(ctx)
+	defer cancel()
+	var d userDoc
+	err := r.coll.FindOne(ctx, byID(phone.E164())).Decode(&d)
+	if errors.Is(err, mongodriver.ErrNoDocuments) {
+		return nil, domain.ErrUserNotFound
+	}
+	if err != nil {
+		return nil, wrap("find user", err)
+	}
+	return d.toDomain()
+}
+
+// Exists reports whether phone has an account.
+func (r *Users) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error) {
+	ctx, cancel := r.s.op(ctx)
+	defer cancel()
+	return r.exists(ctx, phone.E164())
+}
+
+func (r *Users) exists(ctx context.Context, phone string) (bool, error) {
+	err := r.coll.FindOne(ctx, byID(phone), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if errors.Is(err, mongodriver.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, wrap("find user", err)
+	}
+	return true, nil
+}
+
+// bulkBatch is how many users one InsertMany carries: well under the
+// 48 MB message limit, big enough to amortise round trips.
+const bulkBatch = 1000
+
+// BulkCreateUsers inserts many users fast, for benchmark preloading. The
+// inserts are unordered, so one duplicate does not stop the rest; if any
+// phone or email was taken, the error wraps domain.ErrUserExists and says
+// how many, after every batch has been tried. Each batch has its own
+// timeout, a generous multiple of the per-call one.
+func (s *Store) BulkCreateUsers(ctx context.Context, users []*domain.User) error {
+	dups := 0
+	for start := 0; start < len(users); start += bulkBatch {
+		end := min(start+bulkBatch, len(users))
+		docs := make([]any, 0, end-start)
+		for _, u := range users[start:end] {
+			docs = append(docs, toUserDoc(u))
+		}
+		n, err := s.insertBatch(ctx, docs)
+		dups += n
+		if err != nil {
+			return err
+		}
+	}
+	if dups > 0 {
+		return fmt.Errorf("mongo bulk create: %d of %d users already existed: %w", dups, len(users), domain.ErrUserExists)
+	}
+	return nil
+}
+
+// insertBatch inserts docs unordered and returns how many were duplicates.
+func (s *Store) insertBatch(ctx context.Context, docs []any) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*s.timeout)
+	defer cancel()
+	_, err := s.users.coll.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
+	if err == nil {
+		return 0, nil
+	}
+	var bwe mongodriver.BulkWriteException
+	if errors.As(err, &bwe) && bwe.WriteConcernError == nil && len(bwe.WriteErrors) > 0 {
+		for _, we := range bwe.WriteErrors {
+			if !isDuplicateKey(we) {
+				return 0, wrap("bulk create users", err)
+			}
+		}
+		return len(bwe.WriteErrors), nil
+	}
+	return 0, wrap("bulk create users", err)
+}
