@@ -114,7 +114,7 @@ func provideHTTP(app *application.App, cfg httpapi.Config, ready httpapi.Readine
 // provideBolt opens the embedded store: one bbolt file under DATA_DIR.
 func provideBolt(cfg Config, log *zap.Logger) (*bolt.Store, func(), error) {
 	path := filepath.Join(cfg.DataDir, "phoneauth.db")
-	s, err := bolt.Open(path, log.Named("bolt"))
+	s, err := bolt.Open(path, log)
 	if err != nil {
 		return nil, nil, fmt.Errorf("DATA_DIR: open %s: %w", path, err)
 	}
@@ -134,7 +134,7 @@ type embeddedEphemeral struct {
 }
 
 func provideEmbeddedEphemeral(cfg Config, c application.Clock, log *zap.Logger) embeddedEphemeral {
-	l := log.Named("memory")
+	l := log
 	return embeddedEphemeral{
 		limits:   memory.NewRateLimiter(cfg.MemoryMaxEntries, l),
 		lockouts: memory.NewLockouts(cfg.MemoryMaxEntries, l),
