@@ -13,8 +13,33 @@ import (
 	"github.com/phoneauth/phoneauth/application/apptest"
 )
 
-func TestSeedFlowEndToEnd(t *testing.T) {
-	in := start(t, options{})
+// TestEndToEnd runs the seed flow and its rules against every store: the
+// embedded one, and MongoDB in a container (see test/mongotest).
+func TestEndToEnd(t *testing.T) {
+	tests := []struct {
+		name string
+		run  func(*testing.T, options)
+	}{
+		{"SeedFlow", testSeedFlowEndToEnd},
+		{"PhoneSpellingsAreOneAccount", testPhoneSpellingsAreOneAccount},
+		{"ConcurrentStep4MakesExactlyOneAccount", testConcurrentStep4MakesExactlyOneAccount},
+		{"RegisteredUserSurvivesRestart", testRegisteredUserSurvivesRestart},
+		{"ExpiryIsReal", testExpiryIsReal},
+		{"HostileInputChangesNothing", testHostileInputChangesNothing},
+		{"LogsKeepSecretsAndMaskPhones", testLogsKeepSecretsAndMaskPhones},
+		{"RateLimitsAndLockoutOverHTTP", testRateLimitsAndLockoutOverHTTP},
+	}
+	for _, store := range []string{"embedded", "mongo"} {
+		t.Run(store, func(t *testing.T) {
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) { tc.run(t, storeOptions(t, store)) })
+			}
+		})
+	}
+}
+
+func testSeedFlowEndToEnd(t *testing.T, store options) {
+	in := start(t, store)
 	const phone, password, email = "15850551102", "correct-horse-9", "2214102327@qq.com"
 	in.register(t, phone, password, email)
 
@@ -45,8 +70,8 @@ func TestSeedFlowEndToEnd(t *testing.T) {
 	in.expect(t, "/client/login", body, 200, `{"code":0,"message":"登录请求已失效，请重试","error":"replayed_request"}`)
 }
 
-func TestPhoneSpellingsAreOneAccount(t *testing.T) {
-	in := start(t, options{})
+func testPhoneSpellingsAreOneAccount(t *testing.T, store options) {
+	in := start(t, store)
 	in.register(t, "15850551102", "password-one", "one@qq.com")
 	for _, p := range []string{"+8615850551102", "+86 158 5055 1102", "158-5055-1102"} {
 		in.expect(t, "/client/register-step-1", m{"phone_number": p}, 200, `{"code":0,"message":"该用户已经存在,注册失败","error":"user_exists"}`)
@@ -56,8 +81,8 @@ func TestPhoneSpellingsAreOneAccount(t *testing.T) {
 	}
 }
 
-func TestConcurrentStep4MakesExactlyOneAccount(t *testing.T) {
-	in := start(t, options{})
+func testConcurrentStep4MakesExactlyOneAccount(t *testing.T, store options) {
+	in := start(t, store)
 	const phone = "13812345678"
 	in.expect(t, "/client/register-step-1", m{"phone_number": phone}, 200, "")
 	in.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": in.sms.Code("+86" + phone)}, 200, "")
@@ -98,10 +123,11 @@ func TestConcurrentStep4MakesExactlyOneAccount(t *testing.T) {
 	}
 }
 
-func TestRegisteredUserSurvivesRestart(t *testing.T) {
+func testRegisteredUserSurvivesRestart(t *testing.T, store options) {
 	dir := t.TempDir()
 	clock := apptest.NewClock(time.Now())
-	first := start(t, options{dataDir: dir, noKeys: true, clock: clock})
+	store.dataDir, store.noKeys, store.clock = dir, true, clock
+	first := start(t, store)
 	first.register(t, "15850551102", "durable-pass", "durable@qq.com")
 	// A verified, unfinished registration is durable too.
 	first.expect(t, "/client/register-step-1", m{"phone_number": "13700000001"}, 200, "")
@@ -115,7 +141,7 @@ func TestRegisteredUserSurvivesRestart(t *testing.T) {
 		}
 	}
 
-	second := start(t, options{dataDir: dir, noKeys: true, clock: clock})
+	second := start(t, store)
 	if a := second.login(t, "15850551102", "durable-pass"); a.Code != 1 || a.Email != "durable@qq.com" {
 		t.Fatalf("login after restart: %s", a.Raw)
 	}
@@ -123,8 +149,8 @@ func TestRegisteredUserSurvivesRestart(t *testing.T) {
 	second.expect(t, "/client/register-step-4", m{"phone_number": "13700000001", "email": "later@qq.com"}, 200, `{"code":1,"message":"注册成功"}`)
 }
 
-func TestExpiryIsReal(t *testing.T) {
-	in := start(t, options{})
+func testExpiryIsReal(t *testing.T, store options) {
+	in := start(t, store)
 	in.expect(t, "/client/register-step-1", m{"phone_number": "13600000001"}, 200, "")
 	in.expect(t, "/client/register-step-1", m{"phone_number": "13600000002"}, 200, "")
 	in.expect(t, "/client/register-step-2", m{"phone_number": "13600000002", "validate_number": in.sms.Code("+8613600000002")}, 200, "")
@@ -145,8 +171,8 @@ func TestExpiryIsReal(t *testing.T) {
 	}
 }
 
-func TestHostileInputChangesNothing(t *testing.T) {
-	in := start(t, options{})
+func testHostileInputChangesNothing(t *testing.T, store options) {
+	in := start(t, store)
 	paths := []string{"/client/register-step-1", "/client/register-step-2", "/client/register-step-3", "/client/register-step-4", "/client/login"}
 	bodies := []string{
 		`{"phone_number":{"$ne":null},"validate_number":{"$ne":null},"password":{"$gt":""},"password_confirm":{"$gt":""},"email":{"$ne":null},"encryption_str":{"$ne":null},"random_str":"x","time_stamp":"1"}`,
@@ -170,8 +196,8 @@ func TestHostileInputChangesNothing(t *testing.T) {
 	in.register(t, "15850551102", "password-ok", "ok@qq.com")
 }
 
-func TestLogsKeepSecretsAndMaskPhones(t *testing.T) {
-	in := start(t, options{})
+func testLogsKeepSecretsAndMaskPhones(t *testing.T, store options) {
+	in := start(t, store)
 	const phone, password = "15850551102", "s3cret-Passw0rd"
 	in.register(t, phone, password, "secret@qq.com")
 	code := in.sms.Code("+8615850551102")
@@ -208,8 +234,8 @@ func TestLogsKeepSecretsAndMaskPhones(t *testing.T) {
 	}
 }
 
-func TestRateLimitsAndLockoutOverHTTP(t *testing.T) {
-	in := start(t, options{})
+func testRateLimitsAndLockoutOverHTTP(t *testing.T, store options) {
+	in := start(t, store)
 	in.expect(t, "/client/register-step-1", m{"phone_number": "13500000001"}, 200, "")
 	a := in.expect(t, "/client/register-step-1", m{"phone_number": "13500000001"}, 429, "")
 	if a.Error != "rate_limited" || a.RetryAfter < 1 || a.RetryAfter > 60 {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/application/apptest"
 	"github.com/phoneauth/phoneauth/domain"
+	"github.com/phoneauth/phoneauth/test/mongotest"
 )
 
 // Fixed secrets so a test can check tokens; real deployments generate or
@@ -50,6 +52,19 @@ type options struct {
 	sms     *apptest.SMS
 	clock   *apptest.Clock
 	noKeys  bool // let the service generate its keys in DATA_DIR
+}
+
+func TestMain(m *testing.M) { os.Exit(mongotest.Main(m)) }
+
+// storeOptions selects a store: "embedded" (bbolt in a temp DATA_DIR) or
+// "mongo" (a fresh database on the shared test server).
+func storeOptions(t *testing.T, store string) options {
+	t.Helper()
+	if store != "mongo" {
+		return options{}
+	}
+	uri := mongotest.Start(t)
+	return options{vars: map[string]string{"MONGO_URI": uri, "MONGO_DATABASE": mongotest.Database(t, uri)}}
 }
 
 func start(t *testing.T, o options) *instance {
