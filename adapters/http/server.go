@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -25,7 +26,19 @@ type Config struct {
 	ReadTimeout    time.Duration
 	WriteTimeout   time.Duration
 	IdleTimeout    time.Duration
+	// ReadinessTimeout bounds the store's answer to /readyz; zero means
+	// DefaultReadinessTimeout.
+	ReadinessTimeout time.Duration
+	// Observer, if set, is told how every request ended (metrics).
+	Observer Observer
+	// Metrics, if set, is served at GET /metrics.
+	Metrics http.Handler
+	// OpenAPI, if set, is served at GET /openapi.yaml.
+	OpenAPI []byte
 }
+
+// DefaultReadinessTimeout is how long /readyz waits for the store.
+const DefaultReadinessTimeout = 2 * time.Second
 
 // Readiness reports whether the service can serve: the store answers.
 type Readiness func(ctx context.Context) error
@@ -35,7 +48,10 @@ type Server struct {
 	app      *application.App
 	log      *zap.Logger
 	ready    Readiness
+	readyFor time.Duration
 	proxies  []netip.Prefix
+	obs      Observer
+	routes   map[string]struct{}
 	fiber    *fiber.App
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -45,7 +61,10 @@ type Server struct {
 func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Server {
 	var p [4]byte
 	_, _ = rand.Read(p[:])
-	s := &Server{app: app, log: log, ready: ready, proxies: cfg.TrustedProxies, idPrefix: hex.EncodeToString(p[:])}
+	s := &Server{app: app, log: log, ready: ready, readyFor: cfg.ReadinessTimeout, proxies: cfg.TrustedProxies, obs: cfg.Observer, idPrefix: hex.EncodeToString(p[:])}
+	if s.readyFor <= 0 {
+		s.readyFor = DefaultReadinessTimeout
+	}
 	s.fiber = fiber.New(fiber.Config{
 		BodyLimit:             BodyLimit,
 		ReadTimeout:           cfg.ReadTimeout,
@@ -63,6 +82,8 @@ func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Se
 	c.Post("/register-step-3", s.step3)
 	c.Post("/register-step-4", s.step4)
 	c.Post("/login", s.login)
+	s.mountOps(cfg)
+	s.indexRoutes()
 	return s
 }
 
@@ -145,7 +166,7 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if s.ready != nil {
-		ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(c.UserContext(), s.readyFor)
 		defer cancel()
 		if err := s.ready(ctx); err != nil {
 			s.log.Warn("not ready", zap.Error(err))
@@ -175,7 +196,14 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	}
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.Status(status).JSON(body)
+	noteError(c, body.Error, err)
+	jerr := c.Status(status).JSON(body)
+	if c.Locals(ctxRequestID) == nil {
+		// Fiber refused the request before any route (a body over the
+		// limit): accessLog never saw it, so observe it here.
+		s.observe(c, RouteUnmatched, 0)
+	}
+	return jerr
 }
 
 // noStore keeps auth answers out of every cache.
@@ -215,12 +243,14 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 			return herr
 		}
 	}
+	elapsed := time.Since(start)
+	s.observe(c, s.routeLabel(c), elapsed)
 	s.log.Info("request",
 		zap.String("request_id", id),
 		zap.String("method", c.Method()),
 		zap.String("path", c.Path()),
 		zap.Int("status", c.Response().StatusCode()),
-		zap.Duration("latency", time.Since(start)),
+		zap.Duration("latency", elapsed),
 		zap.String("ip", s.clientIP(c)),
 	)
 	return nil

@@ -1,0 +1,130 @@
+package httpapi
+
+import (
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+
+	"github.com/phoneauth/phoneauth/application"
+)
+
+// Observer is told how every request ended, for metrics. Each string it
+// receives comes from a fixed set written in this service, never from the
+// client, so that it can be a metric label.
+type Observer interface {
+	ObserveRequest(RequestOutcome)
+}
+
+// RequestOutcome is one finished request.
+type RequestOutcome struct {
+	// Route is the route template that served the request
+	// ("/client/login"), or RouteUnmatched.
+	Route string
+	// Operation names the use case behind the route (OpSendCode ...), or
+	// "" for the operational routes.
+	Operation string
+	Status    int
+	// Reason is the answer's error reason of SPEC §2 ("code_mismatch"),
+	// or "" for a success.
+	Reason string
+	// LimitKind is the kind of the rate limit that refused the request
+	// (application.RateLimitedError.Kind), or "".
+	LimitKind string
+	Duration  time.Duration
+}
+
+// RouteUnmatched labels requests no route served: unknown paths, wrong
+// methods, and requests refused before routing (a body over the limit).
+const RouteUnmatched = "unmatched"
+
+// Operations, one per use case.
+const (
+	OpSendCode        = "send_code"
+	OpVerifyCode      = "verify_code"
+	OpSetPassword     = "set_password"
+	OpCompleteProfile = "complete_profile"
+	OpLogin           = "login"
+)
+
+var operations = map[endpoint]string{
+	step1: OpSendCode,
+	step2: OpVerifyCode,
+	step3: OpSetPassword,
+	step4: OpCompleteProfile,
+	login: OpLogin,
+}
+
+// Locals keys written by handleError for the observer.
+const (
+	ctxReason    = "reason"
+	ctxLimitKind = "limit_kind"
+)
+
+// OpenAPIPath is where the OpenAPI document is served.
+const OpenAPIPath = "/openapi.yaml"
+
+// MetricsPath is where metrics are served when Config.Metrics is set.
+const MetricsPath = "/metrics"
+
+// mountOps adds the optional operational routes: metrics and the
+// OpenAPI document.
+func (s *Server) mountOps(cfg Config) {
+	if cfg.Metrics != nil {
+		s.fiber.Get(MetricsPath, adaptor.HTTPHandler(cfg.Metrics))
+	}
+	if len(cfg.OpenAPI) > 0 {
+		doc := cfg.OpenAPI
+		s.fiber.Get(OpenAPIPath, func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderContentType, "application/yaml")
+			return c.Send(doc)
+		})
+	}
+}
+
+// indexRoutes records every route a handler serves, so that observe can
+// tell a served request from one that only passed through middleware.
+func (s *Server) indexRoutes() {
+	s.routes = map[string]struct{}{}
+	for _, r := range s.fiber.GetRoutes(true) {
+		s.routes[r.Method+" "+r.Path] = struct{}{}
+	}
+}
+
+// routeLabel is the template of the route that served c, or
+// RouteUnmatched. Never the raw path: that is the client's to choose.
+func (s *Server) routeLabel(c *fiber.Ctx) string {
+	r := c.Route()
+	if _, ok := s.routes[r.Method+" "+r.Path]; ok {
+		return r.Path
+	}
+	return RouteUnmatched
+}
+
+// noteError keeps what the observer needs from a failed request.
+func noteError(c *fiber.Ctx, reason string, err error) {
+	c.Locals(ctxReason, reason)
+	var limited *application.RateLimitedError
+	if errors.As(err, &limited) {
+		c.Locals(ctxLimitKind, limited.Kind)
+	}
+}
+
+// observe reports the finished request to the observer, if any.
+func (s *Server) observe(c *fiber.Ctx, route string, elapsed time.Duration) {
+	if s.obs == nil {
+		return
+	}
+	ep, _ := c.Locals(ctxEndpoint).(endpoint)
+	reason, _ := c.Locals(ctxReason).(string)
+	kind, _ := c.Locals(ctxLimitKind).(string)
+	s.obs.ObserveRequest(RequestOutcome{
+		Route:     route,
+		Operation: operations[ep],
+		Status:    c.Response().StatusCode(),
+		Reason:    reason,
+		LimitKind: kind,
+		Duration:  elapsed,
+	})
+}

@@ -1,0 +1,204 @@
+package metrics_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+
+	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
+	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/application/apptest"
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
+
+// TestRegistriesAreIndependent: two services in one process (tests, the
+// benchmark) must not collide on a global registry.
+func TestRegistriesAreIndependent(t *testing.T) {
+	a, b := metrics.New(), metrics.New()
+	a.SMSAttempt("cloopen", "sent")
+	if got := countOf(t, b, "phoneauth_sms_sends_total"); got != 0 {
+		t.Fatalf("b saw a's send: %v", got)
+	}
+	if got := countOf(t, a, "phoneauth_sms_sends_total"); got != 1 {
+		t.Fatalf("a: %v sends", got)
+	}
+}
+
+func TestObserveRequest(t *testing.T) {
+	m := metrics.New()
+	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/login", Operation: httpapi.OpLogin, Status: 200, Duration: time.Millisecond})
+	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/login", Operation: httpapi.OpLogin, Status: 200, Reason: "wrong_password"})
+	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/register-step-2", Operation: httpapi.OpVerifyCode, Status: 200, Reason: "code_mismatch"})
+	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/register-step-1", Operation: httpapi.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "ip_hourly"})
+	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/register-step-1", Operation: httpapi.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "brand_new_kind"})
+
+	out := scrape(t, m)
+	for _, want := range []string{
+		`phoneauth_http_requests_total{route="/client/login",status="200"} 2`,
+		`phoneauth_http_requests_total{route="/client/register-step-1",status="429"} 2`,
+		`phoneauth_http_request_duration_seconds_count{route="/client/login"} 2`,
+		`phoneauth_logins_total{outcome="success"} 1`,
+		`phoneauth_logins_total{outcome="wrong_password"} 1`,
+		`phoneauth_logins_total{outcome="account_locked"} 0`,
+		`phoneauth_verifications_total{outcome="code_mismatch"} 1`,
+		`phoneauth_verifications_total{outcome="success"} 0`,
+		`phoneauth_rate_limited_total{kind="ip_hourly"} 1`,
+		`phoneauth_rate_limited_total{kind="other"} 1`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(out, want+"\n") && !strings.Contains(out, want+" ") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	if strings.Contains(out, "brand_new_kind") {
+		t.Error("an unknown rate-limit kind became a label value")
+	}
+}
+
+// TestStoreDecorators: calls pass through unchanged, and each is timed
+// under its store and operation; a store failure is told apart from a
+// store's ordinary "no".
+func TestStoreDecorators(t *testing.T) {
+	m := metrics.New()
+	ctx := context.Background()
+	fu := apptest.NewUsers()
+	u := m.Users(fu)
+	phone := domain.MustParsePhoneNumber("15850551102")
+	if _, err := u.ByPhone(ctx, phone); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Fatalf("ByPhone: %v", err)
+	}
+	fu.Err = fmt.Errorf("disk: %w", application.ErrUnavailable)
+	if _, err := u.Exists(ctx, phone); !errors.Is(err, application.ErrUnavailable) {
+		t.Fatalf("Exists: %v", err)
+	}
+	p := m.PendingRegistrations(apptest.NewPending())
+	if err := p.Update(ctx, phone, t0, func(*domain.PendingRegistration) error { return nil }); !errors.Is(err, domain.ErrNoPending) {
+		t.Fatalf("Update: %v", err)
+	}
+	if d, err := m.RateLimiter(apptest.NewLimits()).Allow(ctx, "k", 1, time.Minute, t0); err != nil || !d.Allowed {
+		t.Fatalf("Allow: %v %v", d, err)
+	}
+	if _, err := m.Lockouts(apptest.NewLockouts()).LockedUntil(ctx, "k", t0); err != nil {
+		t.Fatal(err)
+	}
+	if first, err := m.Nonces(apptest.NewNonces()).Claim(ctx, "n", t0.Add(time.Minute)); err != nil || !first {
+		t.Fatalf("Claim: %v %v", first, err)
+	}
+
+	out := scrape(t, m)
+	for _, want := range []string{
+		`phoneauth_store_operation_duration_seconds_count{operation="by_phone",result="ok",store="users"} 1`,
+		`phoneauth_store_operation_duration_seconds_count{operation="exists",result="unavailable",store="users"} 1`,
+		`phoneauth_store_operation_duration_seconds_count{operation="update",result="ok",store="pending_registrations"} 1`,
+		`phoneauth_store_operation_duration_seconds_count{operation="allow",result="ok",store="rate_limits"} 1`,
+		`phoneauth_store_operation_duration_seconds_count{operation="locked_until",result="ok",store="lockouts"} 1`,
+		`phoneauth_store_operation_duration_seconds_count{operation="claim",result="ok",store="nonces"} 1`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+}
+
+// TestCountsAnswersOverHTTP drives the real HTTP adapter with the metrics
+// as its observer and its /metrics route: what a client does shows up
+// under the route template, never under the raw path or a phone number.
+func TestCountsAnswersOverHTTP(t *testing.T) {
+	m := metrics.New()
+	f := apptest.New(t0, apptest.DefaultPolicy())
+	srv := httpapi.New(f.App, httpapi.Config{Observer: m, Metrics: m.Handler()}, nil, zap.NewNop())
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.App().Listener(ln) }()
+	t.Cleanup(func() { _ = srv.App().Shutdown() })
+	base := "http://" + ln.Addr().String()
+	post := func(path, body string) int {
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	post("/client/register-step-1", `{"phone_number":"15850551102"}`)
+	post("/client/register-step-1", `{"phone_number":"15850551102"}`) // cooldown
+	post("/client/register-step-2", `{"phone_number":"15850551102","validate_number":"000000"}`)
+	post("/client/login", `{"phone_number":"13900000000","encryption_str":"x","random_str":"y","time_stamp":"`+fmt.Sprint(t0.Unix())+`"}`)
+	post("/client/no-such-thing-15850551102", `{}`)
+	post("/client/register-step-1", `{"pad":"`+strings.Repeat("x", httpapi.BodyLimit)+`"}`)
+
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	out := string(b)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("GET /metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	if resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("GET /metrics without nosniff: %v", resp.Header)
+	}
+	for _, want := range []string{
+		`phoneauth_http_requests_total{route="/client/register-step-1",status="200"} 1`,
+		`phoneauth_http_requests_total{route="/client/register-step-1",status="429"} 1`,
+		`phoneauth_http_requests_total{route="unmatched",status="404"} 1`,
+		`phoneauth_http_requests_total{route="unmatched",status="413"} 1`,
+		`phoneauth_rate_limited_total{kind="cooldown"} 1`,
+		`phoneauth_verifications_total{outcome="code_mismatch"} 1`,
+		`phoneauth_logins_total{outcome="no_such_user"} 1`,
+	} {
+		if !strings.Contains(out, want+"\n") {
+			t.Errorf("scrape lacks %s", want)
+		}
+	}
+	for _, leak := range []string{"15850551102", "13900000000", "no-such-thing"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("metrics carry %q", leak)
+		}
+	}
+}
+
+func countOf(t *testing.T, m *metrics.Metrics, name string) float64 {
+	t.Helper()
+	mfs, err := m.Registry().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			sum += mt.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	w := httptest.NewRecorder()
+	m.Handler().ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if w.Code != 200 {
+		t.Fatalf("scrape: %d %s", w.Code, w.Body)
+	}
+	return w.Body.String()
+}

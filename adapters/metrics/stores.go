@@ -1,0 +1,190 @@
+package metrics
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/phoneauth/phoneauth/adapters/sms/failover"
+	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+var _ failover.AttemptObserver = (*Metrics)(nil)
+
+// Store label values.
+const (
+	StoreUsers                = "users"
+	StorePendingRegistrations = "pending_registrations"
+	StoreRateLimits           = "rate_limits"
+	StoreLockouts             = "lockouts"
+	StoreNonces               = "nonces"
+)
+
+// Result label values of store operations. A store's ordinary answers
+// ("not found", "already exists", a rule refused inside Update) are ok:
+// only a failure of the store itself (application.ErrUnavailable) is not.
+const (
+	ResultOK          = "ok"
+	ResultUnavailable = "unavailable"
+)
+
+// timer is one operation's pair of histogram children, resolved once so
+// that a call costs two clock reads and one observation.
+type timer struct{ ok, unavailable prometheus.Observer }
+
+func (m *Metrics) timer(store, op string) timer {
+	return timer{
+		ok:          m.storeDuration.WithLabelValues(store, op, ResultOK),
+		unavailable: m.storeDuration.WithLabelValues(store, op, ResultUnavailable),
+	}
+}
+
+func (t timer) done(start time.Time, err error) {
+	d := time.Since(start).Seconds()
+	if err != nil && errors.Is(err, application.ErrUnavailable) {
+		t.unavailable.Observe(d)
+		return
+	}
+	t.ok.Observe(d)
+}
+
+// Users times every call to next.
+func (m *Metrics) Users(next application.Users) application.Users {
+	return &users{next: next,
+		create: m.timer(StoreUsers, "create"), byPhone: m.timer(StoreUsers, "by_phone"), exists: m.timer(StoreUsers, "exists")}
+}
+
+type users struct {
+	next                    application.Users
+	create, byPhone, exists timer
+}
+
+func (u *users) Create(ctx context.Context, usr *domain.User) error {
+	start := time.Now()
+	err := u.next.Create(ctx, usr)
+	u.create.done(start, err)
+	return err
+}
+
+func (u *users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error) {
+	start := time.Now()
+	usr, err := u.next.ByPhone(ctx, phone)
+	u.byPhone.done(start, err)
+	return usr, err
+}
+
+func (u *users) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error) {
+	start := time.Now()
+	ok, err := u.next.Exists(ctx, phone)
+	u.exists.done(start, err)
+	return ok, err
+}
+
+// PendingRegistrations times every call to next.
+func (m *Metrics) PendingRegistrations(next application.PendingRegistrations) application.PendingRegistrations {
+	const s = StorePendingRegistrations
+	return &pending{next: next,
+		save: m.timer(s, "save"), update: m.timer(s, "update"), get: m.timer(s, "get"), del: m.timer(s, "delete")}
+}
+
+type pending struct {
+	next                   application.PendingRegistrations
+	save, update, get, del timer
+}
+
+func (p *pending) Save(ctx context.Context, r *domain.PendingRegistration) error {
+	start := time.Now()
+	err := p.next.Save(ctx, r)
+	p.save.done(start, err)
+	return err
+}
+
+func (p *pending) Update(ctx context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) error) error {
+	start := time.Now()
+	err := p.next.Update(ctx, phone, now, fn)
+	p.update.done(start, err)
+	return err
+}
+
+func (p *pending) Get(ctx context.Context, phone domain.PhoneNumber, now time.Time) (*domain.PendingRegistration, error) {
+	start := time.Now()
+	r, err := p.next.Get(ctx, phone, now)
+	p.get.done(start, err)
+	return r, err
+}
+
+func (p *pending) Delete(ctx context.Context, phone domain.PhoneNumber) error {
+	start := time.Now()
+	err := p.next.Delete(ctx, phone)
+	p.del.done(start, err)
+	return err
+}
+
+// RateLimiter times every call to next.
+func (m *Metrics) RateLimiter(next application.RateLimiter) application.RateLimiter {
+	return &rateLimiter{next: next, allow: m.timer(StoreRateLimits, "allow")}
+}
+
+type rateLimiter struct {
+	next  application.RateLimiter
+	allow timer
+}
+
+func (l *rateLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (application.Decision, error) {
+	start := time.Now()
+	d, err := l.next.Allow(ctx, key, limit, window, now)
+	l.allow.done(start, err)
+	return d, err
+}
+
+// Lockouts times every call to next.
+func (m *Metrics) Lockouts(next application.Lockouts) application.Lockouts {
+	return &lockouts{next: next,
+		lockedUntil: m.timer(StoreLockouts, "locked_until"), fail: m.timer(StoreLockouts, "fail"), reset: m.timer(StoreLockouts, "reset")}
+}
+
+type lockouts struct {
+	next                     application.Lockouts
+	lockedUntil, fail, reset timer
+}
+
+func (l *lockouts) LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
+	start := time.Now()
+	t, err := l.next.LockedUntil(ctx, key, now)
+	l.lockedUntil.done(start, err)
+	return t, err
+}
+
+func (l *lockouts) Fail(ctx context.Context, key string, max int, lockFor time.Duration, now time.Time) (time.Time, error) {
+	start := time.Now()
+	t, err := l.next.Fail(ctx, key, max, lockFor, now)
+	l.fail.done(start, err)
+	return t, err
+}
+
+func (l *lockouts) Reset(ctx context.Context, key string) error {
+	start := time.Now()
+	err := l.next.Reset(ctx, key)
+	l.reset.done(start, err)
+	return err
+}
+
+// Nonces times every call to next.
+func (m *Metrics) Nonces(next application.Nonces) application.Nonces {
+	return &nonces{next: next, claim: m.timer(StoreNonces, "claim")}
+}
+
+type nonces struct {
+	next  application.Nonces
+	claim timer
+}
+
+func (n *nonces) Claim(ctx context.Context, key string, expiresAt time.Time) (bool, error) {
+	start := time.Now()
+	ok, err := n.next.Claim(ctx, key, expiresAt)
+	n.claim.done(start, err)
+	return ok, err
+}
