@@ -1,8 +1,10 @@
 package domain
 
 import (
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 )
@@ -48,6 +50,16 @@ func ParsePhoneNumber(raw string) (PhoneNumber, error) {
 		}
 		d = "+86" + d
 	}
+	if p, ok, err := parseMainlandMobile(d); ok {
+		return p, err
+	}
+	return parseE164(d)
+}
+
+// parseE164 is the general path: d is '+' and digits. It costs ~40 µs of
+// phone-number metadata work, most of it in regular expressions built and
+// looked up on every call.
+func parseE164(d string) (PhoneNumber, error) {
 	num, err := phonenumbers.Parse(d, "")
 	if err != nil || !phonenumbers.IsValidNumber(num) {
 		return PhoneNumber{}, ErrInvalidPhone
@@ -63,6 +75,111 @@ func ParsePhoneNumber(raw string) (PhoneNumber, error) {
 		national:    phonenumbers.GetNationalSignificantNumber(num),
 	}, nil
 }
+
+// parseMainlandMobile is the fast path for the form nearly every request
+// carries, +86 and 11 digits starting with 1: it answers exactly what
+// parseE164 answers (TestMainlandFastPathMatchesLibrary compares them over
+// every five-digit prefix) with the library's own CN patterns, compiled
+// once, in a few microseconds. ok is false when d is not that form, or
+// when the library would strip a national or carrier prefix from it
+// (numbers starting 11, 12 or 179): those take the general path.
+func parseMainlandMobile(d string) (p PhoneNumber, ok bool, err error) {
+	if len(d) != 14 || !strings.HasPrefix(d, "+861") {
+		return PhoneNumber{}, false, nil
+	}
+	cn := mainland()
+	national := d[3:]
+	if cn == nil || cn.nationalPrefix.MatchString(national) {
+		return PhoneNumber{}, false, nil
+	}
+	if !cn.isMobile(national) {
+		return PhoneNumber{}, true, ErrInvalidPhone
+	}
+	return PhoneNumber{e164: d, countryCode: 86, national: national}, true, nil
+}
+
+// numberDesc is one of the library's number descriptions: possible
+// lengths and an anchored pattern, matched as the library matches them.
+type numberDesc struct {
+	lengths []int32
+	re      *regexp.Regexp
+}
+
+func newNumberDesc(d *phonenumbers.PhoneNumberDesc) numberDesc {
+	return numberDesc{lengths: d.GetPossibleLength(), re: regexp.MustCompile("^(?:" + d.GetNationalNumberPattern() + ")$")}
+}
+
+func (d numberDesc) matches(nsn string) bool {
+	if len(d.lengths) > 0 {
+		found := false
+		for _, l := range d.lengths {
+			found = found || int(l) == len(nsn)
+		}
+		if !found {
+			return false
+		}
+	}
+	return d.re.MatchString(nsn)
+}
+
+// cnMetadata is the library's metadata for mainland China, compiled.
+type cnMetadata struct {
+	nationalPrefix     *regexp.Regexp // the library's national prefix for parsing, anchored at the start
+	general            numberDesc
+	other              []numberDesc // premium rate, toll free, shared cost, VoIP, personal, pager, UAN, voicemail
+	fixedLine          numberDesc
+	mobile             numberDesc
+	sameFixedAndMobile bool
+}
+
+// isMobile is the library's number-type decision (getNumberTypeHelper)
+// for a CN national number, answering whether the type is MOBILE or
+// FIXED_LINE_OR_MOBILE; every other type, and UNKNOWN (invalid), is false.
+func (m *cnMetadata) isMobile(nsn string) bool {
+	if !m.general.matches(nsn) {
+		return false
+	}
+	for _, d := range m.other {
+		if d.matches(nsn) {
+			return false
+		}
+	}
+	if m.fixedLine.matches(nsn) {
+		return m.sameFixedAndMobile || m.mobile.matches(nsn)
+	}
+	return !m.sameFixedAndMobile && m.mobile.matches(nsn)
+}
+
+// mainland loads the CN metadata once; nil (no fast path) if the library
+// has none, which would be a broken build of it.
+var mainland = sync.OnceValue(func() *cnMetadata {
+	col, err := phonenumbers.MetadataCollection()
+	if err != nil {
+		return nil
+	}
+	for _, md := range col.GetMetadata() {
+		if md.GetId() != "CN" || md.GetCountryCode() != 86 {
+			continue
+		}
+		prefix := md.GetNationalPrefixForParsing()
+		if prefix == "" {
+			prefix = "$^" // never matches
+		}
+		m := &cnMetadata{
+			nationalPrefix:     regexp.MustCompile("^(?:" + prefix + ")"),
+			general:            newNumberDesc(md.GetGeneralDesc()),
+			fixedLine:          newNumberDesc(md.GetFixedLine()),
+			mobile:             newNumberDesc(md.GetMobile()),
+			sameFixedAndMobile: md.GetSameMobileAndFixedLinePattern(),
+		}
+		for _, d := range []*phonenumbers.PhoneNumberDesc{md.GetPremiumRate(), md.GetTollFree(), md.GetSharedCost(),
+			md.GetVoip(), md.GetPersonalNumber(), md.GetPager(), md.GetUan(), md.GetVoicemail()} {
+			m.other = append(m.other, newNumberDesc(d))
+		}
+		return m
+	}
+	return nil
+})
 
 // MustParsePhoneNumber is ParsePhoneNumber for tests and constants; it panics
 // on an invalid number.

@@ -1,0 +1,19 @@
+package domain_test
+
+import (
+	"testing"
+
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+func BenchmarkParsePhoneNumber(b *testing.B) {
+	for _, in := range []string{"15850551102", "+8615850551102", "+86 158 5055 1102", "+447911123456"} {
+		b.Run(in, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := domain.ParsePhoneNumber(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

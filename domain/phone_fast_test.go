@@ -1,0 +1,64 @@
+package domain
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestMainlandFastPathMatchesLibrary proves the fast path answers what
+// the library answers: for every five-digit prefix 10000-19999 (the CN
+// mobile, fixed-line, shared-cost and carrier-prefix patterns all decide
+// within five digits for 11-digit numbers starting with 1) with an
+// extreme and a random suffix each, plus random numbers, both forms agree on the error, the
+// E.164 form, the calling code and the national number.
+func TestMainlandFastPathMatchesLibrary(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var inputs []string
+	for prefix := 10000; prefix <= 19999; prefix++ {
+		for _, suffix := range []int{999999 * (prefix % 2), rng.IntN(1_000_000)} {
+			inputs = append(inputs, fmt.Sprintf("+86%05d%06d", prefix, suffix))
+		}
+	}
+	for range 3000 {
+		inputs = append(inputs, fmt.Sprintf("+861%010d", rng.Int64N(10_000_000_000)))
+	}
+	fast, valid := 0, 0
+	for _, d := range inputs {
+		got, ok, gotErr := parseMainlandMobile(d)
+		want, wantErr := parseE164(d)
+		if !ok {
+			continue // the general path answers it: nothing to compare
+		}
+		fast++
+		if gotErr != wantErr || got != want {
+			t.Fatalf("%s: fast path %+v, %v; library %+v, %v", d, got, gotErr, want, wantErr)
+		}
+		if gotErr == nil {
+			valid++
+		}
+	}
+	// The fast path must actually serve the common case, or this test
+	// proves nothing about the numbers that matter.
+	if fast < len(inputs)*3/4 || valid < fast/2 {
+		t.Fatalf("fast path took %d of %d inputs, %d valid", fast, len(inputs), valid)
+	}
+	t.Logf("compared %d numbers on the fast path (%d valid mobile), %d left to the library", fast, valid, len(inputs)-fast)
+}
+
+// TestParsePhoneNumberFormsAgree checks that the forms SPEC §3 names for
+// one account give the same number through ParsePhoneNumber, and that the
+// fast path declines the numbers the library would strip a prefix from.
+func TestParsePhoneNumberFormsAgree(t *testing.T) {
+	for _, raw := range []string{"15850551102", "+8615850551102", "+86 158 5055 1102", "+86-158-5055-1102", "158 5055 1102"} {
+		p, err := ParsePhoneNumber(raw)
+		if err != nil || p.E164() != "+8615850551102" || p.National() != "15850551102" || p.CountryCode() != 86 {
+			t.Errorf("ParsePhoneNumber(%q) = %+v, %v", raw, p, err)
+		}
+	}
+	for _, d := range []string{"+8611234567890", "+8612345678901", "+8617951234567"} {
+		if _, ok, _ := parseMainlandMobile(d); ok {
+			t.Errorf("fast path took %s, which carries a carrier prefix the library strips", d)
+		}
+	}
+}
