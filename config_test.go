@@ -1,0 +1,87 @@
+package phoneauth_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/phoneauth/phoneauth"
+)
+
+func TestConfigDefaultsAreSPEC(t *testing.T) {
+	cfg, err := phoneauth.ParseConfig(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"HTTP_ADDR", cfg.HTTPAddr, ":8080"},
+		{"MONGO_URI", cfg.MongoURI, ""},
+		{"MONGO_DATABASE", cfg.MongoDatabase, "phoneauth"},
+		{"DATA_DIR", cfg.DataDir, "./data"},
+		{"SMS_PROVIDER", strings.Join(cfg.SMS.Providers, ","), "console"},
+		{"SMS_CODE_TTL", cfg.SMSCodeTTL, 5 * time.Minute},
+		{"SMS_RESEND_INTERVAL", cfg.SMSResendInterval, 60 * time.Second},
+		{"SMS_DAILY_LIMIT_PER_PHONE", cfg.SMSDailyLimitPerPhone, 10},
+		{"SMS_HOURLY_LIMIT_PER_IP", cfg.SMSHourlyLimitPerIP, 20},
+		{"SMS_HOURLY_LIMIT_GLOBAL", cfg.SMSHourlyLimitGlobal, 1000},
+		{"SMS_ALLOWED_COUNTRY_CODES", strings.Join(cfg.SMSAllowedCountryCodes, ","), "86"},
+		{"CODE_MAX_ATTEMPTS", cfg.CodeMaxAttempts, 5},
+		{"REGISTRATION_TTL", cfg.RegistrationTTL, 30 * time.Minute},
+		{"PASSWORD_MIN_LENGTH", cfg.PasswordMinLength, 8},
+		{"PASSWORD_MAX_LENGTH", cfg.PasswordMaxLength, 64},
+		{"LOGIN_TIME_WINDOW", cfg.LoginTimeWindow, 300 * time.Second},
+		{"LOGIN_MAX_FAILURES", cfg.LoginMaxFailures, 5},
+		{"LOGIN_LOCKOUT", cfg.LoginLockout, 15 * time.Minute},
+		{"TOKEN_TTL", cfg.TokenTTL, 168 * time.Hour},
+		{"LOG_LEVEL", cfg.LogLevel.String(), "info"},
+		{"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout, 15 * time.Second},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s default = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+func TestBadConfigNamesTheVariable(t *testing.T) {
+	cases := map[string]map[string]string{
+		"SMS_CODE_TTL":              {"SMS_CODE_TTL": "five minutes"},
+		"SMS_RESEND_INTERVAL":       {"SMS_RESEND_INTERVAL": "-1s"},
+		"SMS_DAILY_LIMIT_PER_PHONE": {"SMS_DAILY_LIMIT_PER_PHONE": "ten"},
+		"PASSWORD_MAX_LENGTH":       {"PASSWORD_MIN_LENGTH": "12", "PASSWORD_MAX_LENGTH": "10"},
+		"TRUSTED_PROXIES":           {"TRUSTED_PROXIES": "10.0.0.0/8,not-a-cidr"},
+		"SMS_ALLOWED_COUNTRY_CODES": {"SMS_ALLOWED_COUNTRY_CODES": "86,china"},
+		"LOG_LEVEL":                 {"LOG_LEVEL": "loud"},
+		"LOG_FORMAT":                {"LOG_FORMAT": "xml"},
+		"MONGO_URI":                 {"MONGO_URI": "http://db:27017"},
+		"SMS_PROVIDER":              {"SMS_PROVIDER": "carrier-pigeon"},
+		"CODE_MAX_ATTEMPTS":         {"CODE_MAX_ATTEMPTS": "0"},
+		"LOGIN_TIME_WINDOW":         {"LOGIN_TIME_WINDOW": "0s"},
+	}
+	for name, vars := range cases {
+		_, err := phoneauth.ParseConfig(vars)
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%v: error %v does not name %s", vars, err, name)
+		}
+	}
+	// A code lifetime over ASVS's 10 minutes is refused.
+	if _, err := phoneauth.ParseConfig(map[string]string{"SMS_CODE_TTL": "11m"}); err == nil {
+		t.Error("SMS_CODE_TTL=11m accepted")
+	}
+}
+
+func TestConfigErrorsNeverEchoSecrets(t *testing.T) {
+	const secret = "c2VjcmV0LXNlY3JldC1zZWNyZXQ" // too short to be a key
+	_, err := phoneauth.ParseConfig(map[string]string{
+		"SMS_PROVIDER": "cloopen", "CLOOPEN_AUTH_TOKEN": secret, "CLOOPEN_ACCOUNT_SID": "sid",
+	})
+	if err == nil {
+		t.Fatal("cloopen without app id accepted")
+	}
+	if strings.Contains(err.Error(), secret) {
+		t.Fatalf("error echoes the auth token: %v", err)
+	}
+}
