@@ -6,8 +6,8 @@
 // email index (address -> number) that lets Create check both uniqueness
 // rules in the same write transaction, and pending registrations under their
 // number. Every write is fsynced before it returns: an acknowledged answer
-// survives kill -9. Concurrent writes share commits through bbolt's Batch,
-// which may run a write's function more than once; each function therefore
+// survives kill -9. Concurrent writes share commits (groupCommit), which
+// may run a write's function more than once; each function therefore
 // recomputes everything it reports on every run.
 //
 // Failures of the file or of bbolt wrap application.ErrUnavailable.
@@ -48,13 +48,6 @@ var (
 	sweepScan = 10_000
 )
 
-// batchDelay is how long a write waits for others to share its commit.
-// bbolt's default of 10 ms suits disks whose fsync takes about that long.
-// Here fsync takes ~1-2 ms, and the default made a lone write take ~15 ms
-// and capped 64 writers at ~5,000 writes/s; 1 ms gives ~2-5 ms and
-// ~7,000-30,000 writes/s (BenchmarkSave).
-const batchDelay = time.Millisecond
-
 // bulkChunk is how many users one BulkCreateUsers transaction holds: large
 // enough that a million users take a few dozen fsyncs, small enough to keep
 // a transaction's dirty pages in tens of megabytes.
@@ -64,8 +57,9 @@ const bulkChunk = 50_000
 // and application.Expirer (of expired pending registrations). It is safe for
 // concurrent use.
 type Store struct {
-	db  *bbolt.DB
-	log *zap.Logger
+	db     *bbolt.DB
+	writes *groupCommit
+	log    *zap.Logger
 }
 
 // Open opens (creating if needed, with its directory) the store file at
@@ -99,14 +93,14 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		_ = db.Close()
 		return nil, unavailable("create buckets", err)
 	}
-	db.MaxBatchDelay = batchDelay
 	log.Info("store opened", zap.String("path", path))
-	return &Store{db: db, log: log}, nil
+	return &Store{db: db, writes: newGroupCommit(db), log: log}, nil
 }
 
 // Close waits for running transactions and closes the file; the Store
 // answers ErrUnavailable afterwards.
 func (s *Store) Close() error {
+	s.writes.close()
 	if err := s.db.Close(); err != nil {
 		return unavailable("close", err)
 	}
@@ -147,7 +141,7 @@ func (s *Store) Create(ctx context.Context, u *domain.User) error {
 	}
 	phoneKey, emailKey := []byte(u.Phone().E164()), []byte(u.Email().String())
 	var refused error
-	err = s.db.Batch(func(tx *bbolt.Tx) error {
+	err = s.writes.update(func(tx *bbolt.Tx) error {
 		// A refusal is an answer, not a failed transaction: returning it
 		// would roll back and re-run every other write in the batch.
 		refused = checkFree(tx, phoneKey, emailKey)
@@ -301,7 +295,7 @@ func (s *Store) Save(ctx context.Context, p *domain.PendingRegistration) error {
 		return fmt.Errorf("bolt: encode pending registration: %w", err)
 	}
 	key := []byte(p.Phone().E164())
-	err = s.db.Batch(func(tx *bbolt.Tx) error {
+	err = s.writes.update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketPending).Put(key, data)
 	})
 	if err != nil {
@@ -350,7 +344,7 @@ func (s *Store) Update(ctx context.Context, phone domain.PhoneNumber, now time.T
 	}
 	key := []byte(phone.E164())
 	var outcome error
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
+	err := s.writes.update(func(tx *bbolt.Tx) error {
 		// As in Create, outcomes other than a bbolt failure are answers:
 		// recorded, not returned, so the rest of the batch commits.
 		var data []byte
@@ -400,7 +394,7 @@ func (s *Store) Delete(ctx context.Context, phone domain.PhoneNumber) error {
 		return unavailable("delete pending registration", err)
 	}
 	key := []byte(phone.E164())
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
+	err := s.writes.update(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketPending).Delete(key)
 	})
 	if err != nil {
