@@ -30,3 +30,7 @@ tidy:
 wire-check:
 	@cp wire_gen.go /tmp/wire_gen.go.ci && $(GO) tool wire gen . >/dev/null && \
 	if ! diff -u /tmp/wire_gen.go.ci wire_gen.go; then echo "wire_gen.go is stale: run make generate and commit it"; exit 1; fi
+
+## bench: load-test the service over loopback beside the HTTP ceiling (BENCH_DURATION=10s, BENCH_USERS=10000; see BENCHMARKS.md)
+bench:
+	$(GO) build -o bin/phoneauth-bench ./cmd/bench && ./bin/phoneauth-bench

@@ -1,0 +1,347 @@
+// Command bench measures phoneauth over real HTTP on loopback, beside the
+// HTTP ceiling of the same machine measured in the same run.
+//
+// It preloads users through the store's bulk path, starts the wired
+// service as a child process (so the service's memory is measured on its
+// own), then drives it with a vegeta attacker in three phases of
+// BENCH_DURATION each: GET /healthz (the ceiling), login with a fresh
+// random_str per request, and complete four-step registrations. It prints
+// one table. Everything runs against 127.0.0.1 and stops on its own.
+//
+// Settings (environment):
+//
+//	BENCH_DURATION          length of each phase (10s)
+//	BENCH_USERS             users preloaded before the run (10000)
+//	BENCH_CONCURRENCY       clients of the healthz and login phases (64)
+//	BENCH_REG_CONCURRENCY   clients of the registration phase (256)
+//	BENCH_PHASES            which phases, comma-separated (healthz,login,register)
+//	BENCH_LOG_LEVEL         the service's LOG_LEVEL (warn: no access log line per request)
+//	BENCH_PROFILE           a directory: save a CPU profile of the service per phase
+//	MONGO_URI               run against this MongoDB (a fresh database, dropped at the end)
+//
+// The service runs with its production code and its SMS rate limits off
+// (a limit of 0): bench-only behaviour lives in this command alone.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-serve" {
+		os.Exit(serve())
+	}
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+// settings are the run's parameters.
+type settings struct {
+	duration       time.Duration
+	users          int
+	concurrency    int
+	regConcurrency int
+	phases         map[string]bool
+	logLevel       string
+	profileDir     string
+	mongoURI       string
+	mongoDatabase  string
+}
+
+func loadSettings() (settings, error) {
+	s := settings{
+		duration: 10 * time.Second, users: 10_000, concurrency: 64, regConcurrency: 256,
+		phases: map[string]bool{}, logLevel: envOr("BENCH_LOG_LEVEL", "warn"),
+		profileDir: os.Getenv("BENCH_PROFILE"), mongoURI: os.Getenv("MONGO_URI"),
+	}
+	var errs []error
+	if v := os.Getenv("BENCH_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			errs = append(errs, fmt.Errorf("BENCH_DURATION: want a duration of 1s or more, have %q", v))
+		}
+		s.duration = d
+	}
+	for _, n := range []struct {
+		name string
+		dst  *int
+		min  int
+	}{{"BENCH_USERS", &s.users, 0}, {"BENCH_CONCURRENCY", &s.concurrency, 1}, {"BENCH_REG_CONCURRENCY", &s.regConcurrency, 1}} {
+		if v := os.Getenv(n.name); v != "" {
+			i, err := strconv.Atoi(strings.ReplaceAll(v, "_", ""))
+			if err != nil || i < n.min || i > maxUsers {
+				errs = append(errs, fmt.Errorf("%s: want a number from %d to %d, have %q", n.name, n.min, maxUsers, v))
+			}
+			*n.dst = i
+		}
+	}
+	for _, p := range strings.Split(envOr("BENCH_PHASES", "healthz,login,register"), ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "healthz", "login", "register":
+			s.phases[p] = true
+		default:
+			errs = append(errs, fmt.Errorf("BENCH_PHASES: unknown phase %q", p))
+		}
+	}
+	if s.phases["login"] && s.users == 0 {
+		errs = append(errs, errors.New("BENCH_USERS: the login phase needs at least one user"))
+	}
+	if s.mongoURI != "" {
+		s.mongoDatabase = fmt.Sprintf("phoneauth_bench_%d", time.Now().Unix())
+	}
+	return s, errors.Join(errs...)
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func run() error {
+	s, err := loadSettings()
+	if err != nil {
+		return err
+	}
+	dataDir, err := os.MkdirTemp("", "phoneauth-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dataDir)
+	keys := map[string]string{}
+	for _, k := range []string{"PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"} {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		keys[k] = base64.StdEncoding.EncodeToString(b)
+	}
+
+	ctx := context.Background()
+	store := "embedded (bbolt)"
+	if s.mongoURI != "" {
+		store = "MongoDB " + redactURI(s.mongoURI)
+		defer dropMongo(s.mongoURI, s.mongoDatabase)
+	}
+	fmt.Printf("phoneauth bench: %s, Go %s, %d CPUs, %s per phase, %d users, load average %s at start\n",
+		store, runtime.Version(), runtime.NumCPU(), s.duration, s.users, loadAverage())
+	defer func() {
+		fmt.Printf("load average %s at end (other processes on the machine skew every figure)\n", loadAverage())
+	}()
+
+	var preloadTook time.Duration
+	if s.users > 0 {
+		start := time.Now()
+		if err := preload(ctx, s, dataDir, keys["PASSWORD_KEY"]); err != nil {
+			return fmt.Errorf("preload: %w", err)
+		}
+		preloadTook = time.Since(start)
+		fmt.Printf("preloaded %d users in %s\n", s.users, preloadTook.Round(100*time.Millisecond))
+	}
+
+	srv, err := startServer(s, dataDir, keys)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+
+	var rows []row
+	if s.phases["healthz"] {
+		r, err := srv.phase(s, "healthz", s.concurrency, func() ([]row, error) { return attackHealthz(srv.base, s) })
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	if s.phases["login"] {
+		r, err := srv.phase(s, "login", s.concurrency, func() ([]row, error) { return attackLogin(srv.base, s) })
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	if s.phases["register"] {
+		r, err := srv.phase(s, "register", s.regConcurrency, func() ([]row, error) { return attackRegister(srv, s) })
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
+	printTable(os.Stdout, rows)
+	var health, login float64
+	for _, r := range rows {
+		switch r.name {
+		case "GET /healthz":
+			health = r.rate
+		case "login":
+			login = r.rate
+		}
+	}
+	if health > 0 && login > 0 {
+		fmt.Printf("\nlogin / healthz ceiling = %.1f%%\n", 100*login/health)
+	}
+	return nil
+}
+
+// server is the child process running the service.
+type server struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	base  string // http://127.0.0.1:port of the service
+	side  string // http://127.0.0.1:port of the side channel
+}
+
+func startServer(s settings, dataDir string, keys map[string]string) (*server, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self, "-serve")
+	cmd.Env = append(os.Environ(),
+		"DATA_DIR="+dataDir,
+		"HTTP_ADDR=127.0.0.1:0",
+		"LOG_LEVEL="+s.logLevel,
+		"LOG_FORMAT=json",
+		// The run registers thousands of numbers from one client IP: the
+		// abuse limits would refuse all but the first few.
+		"SMS_DAILY_LIMIT_PER_PHONE=0",
+		"SMS_HOURLY_LIMIT_PER_IP=0",
+		"SMS_HOURLY_LIMIT_GLOBAL=0",
+		"LOGIN_MAX_FAILURES=1000000",
+		"MONGO_URI="+s.mongoURI,
+		"MONGO_DATABASE="+s.mongoDatabase,
+	)
+	for k, v := range keys {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start server: %w", err)
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	var addr, side string
+	if _, scanErr := fmt.Sscanf(line, "READY %s %s", &addr, &side); err != nil || scanErr != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("server did not start (%q)", line)
+	}
+	return &server{cmd: cmd, stdin: stdin, base: "http://" + addr, side: "http://" + side}, nil
+}
+
+func (sv *server) stop() {
+	_ = sv.cmd.Process.Signal(syscall.SIGTERM)
+	_ = sv.stdin.Close()
+	done := make(chan struct{})
+	go func() { _ = sv.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = sv.cmd.Process.Kill()
+		<-done
+	}
+}
+
+// phase runs one measured attack between a reset and a reading of the
+// server's memory figures, with a CPU profile alongside if asked for.
+func (sv *server) phase(s settings, name string, clients int, attack func() ([]row, error)) ([]row, error) {
+	fmt.Fprintf(os.Stderr, "phase %s: %d clients, %s\n", name, clients, s.duration)
+	if _, err := http.Post(sv.side+"/reset", "", nil); err != nil {
+		return nil, fmt.Errorf("reset server stats: %w", err)
+	}
+	profiled := make(chan error, 1)
+	if s.profileDir != "" {
+		secs := max(1, int(s.duration.Seconds())-1)
+		go func() { profiled <- sv.profile(filepath.Join(s.profileDir, name+".cpu.pprof"), secs) }()
+	} else {
+		profiled <- nil
+	}
+	cpu0 := cpuTime()
+	rows, err := attack()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	loadCPU := cpuTime() - cpu0
+	if err := <-profiled; err != nil {
+		fmt.Fprintf(os.Stderr, "profile %s: %v\n", name, err)
+	}
+	var st memStats
+	resp, err := http.Get(sv.side + "/stats")
+	if err != nil {
+		return nil, fmt.Errorf("server stats: %w", err)
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+		return nil, fmt.Errorf("server stats: %w", err)
+	}
+	for i := range rows {
+		rows[i].mem = st
+		rows[i].clients = clients
+		rows[i].loadCPU = loadCPU
+	}
+	return rows, nil
+}
+
+func (sv *server) profile(path string, secs int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", sv.side, secs))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "wrote %s\n", path)
+	return f.Close()
+}
+
+// loadAverage is the 1-minute load average, to show whether something
+// else was using the machine.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Fields(string(b))[0]
+}
+
+func redactURI(uri string) string {
+	if at := strings.LastIndex(uri, "@"); at >= 0 {
+		if scheme := strings.Index(uri, "://"); scheme >= 0 && scheme < at {
+			return uri[:scheme+3] + "…@" + uri[at+1:]
+		}
+	}
+	return uri
+}
