@@ -13,6 +13,7 @@ import (
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	httpapi "github.com/phoneauth/phoneauth/adapters/http"
 	"github.com/phoneauth/phoneauth/adapters/memory"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/adapters/mongo"
 	"github.com/phoneauth/phoneauth/adapters/sms"
 	"github.com/phoneauth/phoneauth/application"
@@ -34,12 +35,17 @@ func provideClock(o Overrides) application.Clock {
 }
 
 // provideSMS is the one line that picks the SMS vendor(s) from SMS_PROVIDER.
-func provideSMS(cfg Config, log *zap.Logger, o Overrides) (application.SMSSender, error) {
+// Every vendor attempt is counted in the metrics.
+func provideSMS(cfg Config, log *zap.Logger, o Overrides, m *metrics.Metrics) (application.SMSSender, error) {
 	if o.SMS != nil {
 		return o.SMS, nil
 	}
-	return sms.New(cfg.SMS, log.Named("sms"))
+	return sms.NewWithObserver(cfg.SMS, log.Named("sms"), m)
 }
+
+// provideMetrics is the process's Prometheus registry (never the global
+// one: tests and the benchmark build several services in one process).
+func provideMetrics() *metrics.Metrics { return metrics.New() }
 
 func providePolicy(cfg Config) (application.Policy, error) {
 	allow, err := domain.NewCountryAllowList(cfg.SMSAllowedCountryCodes)
@@ -94,17 +100,25 @@ func provideTokenIssuer(cfg Config) (*crypto.TokenIssuer, error) {
 	return crypto.NewTokenIssuer(key, cfg.TokenTTL), nil
 }
 
-func provideHTTPConfig(cfg Config) (httpapi.Config, error) {
+// provideHTTPConfig serves /metrics on the main listener unless
+// METRICS_ADDR gives metrics their own (Service.Serve runs that one).
+func provideHTTPConfig(cfg Config, m *metrics.Metrics) (httpapi.Config, error) {
 	proxies, err := cfg.trustedProxies()
 	if err != nil {
 		return httpapi.Config{}, err
 	}
-	return httpapi.Config{
+	hc := httpapi.Config{
 		TrustedProxies: proxies,
 		ReadTimeout:    cfg.HTTPReadTimeout,
 		WriteTimeout:   cfg.HTTPWriteTimeout,
 		IdleTimeout:    cfg.HTTPIdleTimeout,
-	}, nil
+		Observer:       m,
+		OpenAPI:        OpenAPIDocument,
+	}
+	if cfg.MetricsAddr == "" {
+		hc.Metrics = m.Handler()
+	}
+	return hc, nil
 }
 
 func provideHTTP(app *application.App, cfg httpapi.Config, ready httpapi.Readiness, log *zap.Logger) *httpapi.Server {
@@ -142,9 +156,21 @@ func provideEmbeddedEphemeral(cfg Config, c application.Clock, log *zap.Logger) 
 	}
 }
 
-func provideRateLimiter(e embeddedEphemeral) application.RateLimiter { return e.limits }
-func provideLockouts(e embeddedEphemeral) application.Lockouts       { return e.lockouts }
-func provideNonces(e embeddedEphemeral) application.Nonces           { return e.nonces }
+// The storage ports reach the use cases through the metrics' timing
+// decorators, in both injectors.
+func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users { return m.Users(s) }
+func provideBoltPending(s *bolt.Store, m *metrics.Metrics) application.PendingRegistrations {
+	return m.PendingRegistrations(s)
+}
+func provideRateLimiter(e embeddedEphemeral, m *metrics.Metrics) application.RateLimiter {
+	return m.RateLimiter(e.limits)
+}
+func provideLockouts(e embeddedEphemeral, m *metrics.Metrics) application.Lockouts {
+	return m.Lockouts(e.lockouts)
+}
+func provideNonces(e embeddedEphemeral, m *metrics.Metrics) application.Nonces {
+	return m.Nonces(e.nonces)
+}
 
 func provideEmbeddedSweeper(cfg Config, c application.Clock, s *bolt.Store, e embeddedEphemeral, log *zap.Logger) *application.Sweeper {
 	return newSweeper(cfg, c, log, s, e.limits, e.lockouts, e.nonces)
@@ -176,14 +202,22 @@ func provideMongo(cfg Config, log *zap.Logger) (*mongo.Store, func(), error) {
 	}, nil
 }
 
-func provideMongoUsers(s *mongo.Store) application.Users { return s.Users() }
-func provideMongoPending(s *mongo.Store) application.PendingRegistrations {
-	return s.PendingRegistrations()
+func provideMongoUsers(s *mongo.Store, m *metrics.Metrics) application.Users {
+	return m.Users(s.Users())
 }
-func provideMongoRateLimiter(s *mongo.Store) application.RateLimiter { return s.RateLimiter() }
-func provideMongoLockouts(s *mongo.Store) application.Lockouts       { return s.Lockouts() }
-func provideMongoNonces(s *mongo.Store) application.Nonces           { return s.Nonces() }
-func provideMongoReadiness(s *mongo.Store) httpapi.Readiness         { return s.Ping }
+func provideMongoPending(s *mongo.Store, m *metrics.Metrics) application.PendingRegistrations {
+	return m.PendingRegistrations(s.PendingRegistrations())
+}
+func provideMongoRateLimiter(s *mongo.Store, m *metrics.Metrics) application.RateLimiter {
+	return m.RateLimiter(s.RateLimiter())
+}
+func provideMongoLockouts(s *mongo.Store, m *metrics.Metrics) application.Lockouts {
+	return m.Lockouts(s.Lockouts())
+}
+func provideMongoNonces(s *mongo.Store, m *metrics.Metrics) application.Nonces {
+	return m.Nonces(s.Nonces())
+}
+func provideMongoReadiness(s *mongo.Store) httpapi.Readiness { return s.Ping }
 
 func provideMongoSweeper(cfg Config, c application.Clock, s *mongo.Store, log *zap.Logger) *application.Sweeper {
 	return newSweeper(cfg, c, log, s)

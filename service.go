@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 
 	"go.uber.org/zap"
 
 	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/application"
 )
 
@@ -16,13 +18,14 @@ import (
 type Service struct {
 	HTTP    *httpapi.Server
 	Sweeper *application.Sweeper
+	Metrics *metrics.Metrics
 	cfg     Config
 	log     *zap.Logger
 }
 
 // NewService assembles the service; Wire calls it.
-func NewService(h *httpapi.Server, sw *application.Sweeper, cfg Config, log *zap.Logger) *Service {
-	return &Service{HTTP: h, Sweeper: sw, cfg: cfg, log: log}
+func NewService(h *httpapi.Server, sw *application.Sweeper, m *metrics.Metrics, cfg Config, log *zap.Logger) *Service {
+	return &Service{HTTP: h, Sweeper: sw, Metrics: m, cfg: cfg, log: log}
 }
 
 // Run listens on HTTP_ADDR and serves until ctx ends.
@@ -37,7 +40,16 @@ func (s *Service) Run(ctx context.Context) error {
 // Serve serves on ln until ctx ends, then stops accepting, lets requests
 // in flight finish within SHUTDOWN_TIMEOUT, and returns. The caller then
 // runs Wire's cleanup, which closes the store after the last request.
+// When METRICS_ADDR is set, Serve also serves metrics there, and stops
+// that listener too.
 func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
+	if s.cfg.MetricsAddr != "" {
+		stopMetrics, err := s.serveMetrics()
+		if err != nil {
+			return err
+		}
+		defer stopMetrics()
+	}
 	sweepCtx, stopSweep := context.WithCancel(context.WithoutCancel(ctx))
 	swept := make(chan struct{})
 	go func() {
@@ -64,6 +76,38 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 		err = errors.Join(err, serveErr)
 	}
 	return err
+}
+
+// serveMetrics serves GET /metrics on METRICS_ADDR, for a scraper that
+// should not share the public listener; stop shuts it down gracefully.
+func (s *Service) serveMetrics() (stop func(), err error) {
+	ln, err := net.Listen("tcp", s.cfg.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("METRICS_ADDR %s: %w", s.cfg.MetricsAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET "+httpapi.MetricsPath, s.Metrics.Handler())
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: s.cfg.HTTPReadTimeout,
+		ReadTimeout:       s.cfg.HTTPReadTimeout,
+		WriteTimeout:      s.cfg.HTTPWriteTimeout,
+		IdleTimeout:       s.cfg.HTTPIdleTimeout,
+		ErrorLog:          zap.NewStdLog(s.log.Named("metrics")),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	s.log.Info("metrics listening", zap.String("addr", ln.Addr().String()))
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			s.log.Warn("metrics listener shutdown", zap.Error(err))
+		}
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Warn("metrics listener stopped", zap.Error(err))
+		}
+	}, nil
 }
 
 // Initialize wires the service on the store the configuration names:

@@ -6,7 +6,6 @@ import (
 	"github.com/google/wire"
 	"go.uber.org/zap"
 
-	"github.com/phoneauth/phoneauth/adapters/bolt"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/application"
 )
@@ -15,6 +14,7 @@ import (
 // the injector provides.
 var appSet = wire.NewSet(
 	provideClock,
+	provideMetrics,
 	provideSMS,
 	providePolicy,
 	provideVault,
@@ -38,8 +38,8 @@ var appSet = wire.NewSet(
 // for the ephemeral counters.
 var embeddedSet = wire.NewSet(
 	provideBolt,
-	wire.Bind(new(application.Users), new(*bolt.Store)),
-	wire.Bind(new(application.PendingRegistrations), new(*bolt.Store)),
+	provideBoltUsers,
+	provideBoltPending,
 	provideEmbeddedEphemeral,
 	provideRateLimiter,
 	provideLockouts,

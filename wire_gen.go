@@ -8,10 +8,13 @@ package phoneauth
 
 import (
 	"github.com/google/wire"
-	"github.com/phoneauth/phoneauth/adapters/bolt"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
+)
+
+import (
+	_ "embed"
 )
 
 // Injectors from wire.go:
@@ -22,15 +25,18 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	if err != nil {
 		return nil, nil, err
 	}
+	metrics := provideMetrics()
+	users := provideBoltUsers(store, metrics)
+	pendingRegistrations := provideBoltPending(store, metrics)
 	clock := provideClock(o)
 	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, clock, log)
-	rateLimiter := provideRateLimiter(phoneauthEmbeddedEphemeral)
+	rateLimiter := provideRateLimiter(phoneauthEmbeddedEphemeral, metrics)
 	codeHasher, err := provideCodeHasher(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o)
+	smsSender, err := provideSMS(cfg, log, o, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -40,25 +46,25 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		cleanup()
 		return nil, nil, err
 	}
-	sendCodeHandler := application.NewSendCodeHandler(store, store, rateLimiter, codeHasher, smsSender, clock, policy)
-	verifyCodeHandler := application.NewVerifyCodeHandler(store, codeHasher, clock, policy)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimiter, codeHasher, smsSender, clock, policy)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, clock, policy)
 	vault, err := provideVault(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	setPasswordHandler := application.NewSetPasswordHandler(store, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(store, store, clock)
-	lockouts := provideLockouts(phoneauthEmbeddedEphemeral)
-	nonces := provideNonces(phoneauthEmbeddedEphemeral)
+	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, clock)
+	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metrics)
+	nonces := provideNonces(phoneauthEmbeddedEphemeral, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(store, vault, lockouts, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg)
+	config, err := provideHTTPConfig(cfg, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -66,7 +72,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	readiness := provideBoltReadiness(store)
 	server := provideHTTP(app, config, readiness, log)
 	sweeper := provideEmbeddedSweeper(cfg, clock, store, phoneauthEmbeddedEphemeral, log)
-	service := NewService(server, sweeper, cfg, log)
+	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
 		cleanup()
 	}, nil
@@ -78,15 +84,16 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	if err != nil {
 		return nil, nil, err
 	}
-	users := provideMongoUsers(store)
-	pendingRegistrations := provideMongoPending(store)
-	rateLimiter := provideMongoRateLimiter(store)
+	metrics := provideMetrics()
+	users := provideMongoUsers(store, metrics)
+	pendingRegistrations := provideMongoPending(store, metrics)
+	rateLimiter := provideMongoRateLimiter(store, metrics)
 	codeHasher, err := provideCodeHasher(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o)
+	smsSender, err := provideSMS(cfg, log, o, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -106,8 +113,8 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
 	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, clock)
-	lockouts := provideMongoLockouts(store)
-	nonces := provideMongoNonces(store)
+	lockouts := provideMongoLockouts(store, metrics)
+	nonces := provideMongoNonces(store, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
 	if err != nil {
 		cleanup()
@@ -115,7 +122,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	}
 	loginHandler := application.NewLoginHandler(users, vault, lockouts, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg)
+	config, err := provideHTTPConfig(cfg, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -123,7 +130,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	readiness := provideMongoReadiness(store)
 	server := provideHTTP(app, config, readiness, log)
 	sweeper := provideMongoSweeper(cfg, clock, store, log)
-	service := NewService(server, sweeper, cfg, log)
+	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
 		cleanup()
 	}, nil
@@ -135,6 +142,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 // the injector provides.
 var appSet = wire.NewSet(
 	provideClock,
+	provideMetrics,
 	provideSMS,
 	providePolicy,
 	provideVault, wire.Bind(new(application.PasswordVault), new(*crypto.Vault)), provideCodeHasher, wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)), provideTokenIssuer, wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)), application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
@@ -145,7 +153,10 @@ var appSet = wire.NewSet(
 // embeddedSet is the single-node store: bbolt for durable state, memory
 // for the ephemeral counters.
 var embeddedSet = wire.NewSet(
-	provideBolt, wire.Bind(new(application.Users), new(*bolt.Store)), wire.Bind(new(application.PendingRegistrations), new(*bolt.Store)), provideEmbeddedEphemeral,
+	provideBolt,
+	provideBoltUsers,
+	provideBoltPending,
+	provideEmbeddedEphemeral,
 	provideRateLimiter,
 	provideLockouts,
 	provideNonces,

@@ -155,6 +155,7 @@ func (in *instance) post(t testing.TB, path string, body any) answer {
 	if err := json.Unmarshal(raw, &a); err != nil {
 		t.Fatalf("POST %s: answer %q is not JSON: %v", path, raw, err)
 	}
+	checkContract(t, http.MethodPost, path, resp.StatusCode, resp.Header, raw)
 	return a
 }
 

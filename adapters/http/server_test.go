@@ -18,6 +18,7 @@ import (
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/application/apptest"
 	"github.com/phoneauth/phoneauth/domain"
+	"github.com/phoneauth/phoneauth/test/openapitest"
 )
 
 var t0 = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
@@ -227,6 +228,8 @@ func TestWireContract(t *testing.T) {
 			if status != c.status || got != c.want {
 				t.Fatalf("got  %d %s\nwant %d %s", status, got, c.status, c.want)
 			}
+			// Every row of SPEC §2 is in api/openapi.yaml, as served.
+			openapitest.Check(t, http.MethodPost, c.path, status, hdr, []byte(got))
 			if ct := hdr.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
 			}
