@@ -8,6 +8,7 @@ import (
 	"time"
 
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/phoneauth/phoneauth/application"
@@ -54,7 +55,14 @@ func isUnavailable(err error) bool {
 		errors.Is(err, mongodriver.ErrClientDisconnected) {
 		return true
 	}
-	if errors.As(err, new(topology.ServerSelectionError)) {
+	if errors.As(err, new(topology.ServerSelectionError)) || errors.As(err, new(topology.ConnectionError)) {
+		return true
+	}
+	// An operation that was waiting for a connection when another one on
+	// the same pool hit a network error fails with "pool cleared", a type
+	// the driver does not export but marks retryable.
+	var pe driver.RetryablePoolError
+	if errors.As(err, &pe) && pe.Retryable() {
 		return true
 	}
 	var le mongodriver.LabeledError
