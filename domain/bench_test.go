@@ -17,3 +17,14 @@ func BenchmarkParsePhoneNumber(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkCheckLoginProof is the seed's proof: SHA-256 of password ‖
+// random_str ‖ time_stamp, compared in constant time.
+func BenchmarkCheckLoginProof(b *testing.B) {
+	proof := domain.LoginProof("correct-horse", "k3j4h5", "1764000000")
+	for b.Loop() {
+		if !domain.CheckLoginProof("correct-horse", "k3j4h5", "1764000000", proof) {
+			b.Fatal("refused")
+		}
+	}
+}
