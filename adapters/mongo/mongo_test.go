@@ -550,7 +550,9 @@ func TestOpenFailsFastWhenUnreachable(t *testing.T) {
 	if !errors.Is(err, application.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
 		t.Errorf("Open = %v; want ErrUnavailable naming %s", err, addr)
 	}
-	if took > 3*timeout {
+	// Generous for a loaded machine, and far below the driver's own 30 s
+	// server selection timeout, which is what an unbounded Open would take.
+	if took > timeout+3*time.Second {
 		t.Errorf("Open took %s with a %s timeout", took, timeout)
 	}
 }
@@ -686,7 +688,7 @@ func TestOutageIsUnavailableAndRecovers(t *testing.T) {
 			if !errors.Is(err, application.ErrUnavailable) {
 				t.Errorf("%s during outage = %v, want ErrUnavailable", name, err)
 			}
-			if took := time.Since(start); took > 3*time.Second {
+			if took := time.Since(start); took > 4*time.Second {
 				t.Errorf("%s took %s with a 1s timeout", name, took)
 			}
 		})

@@ -20,6 +20,8 @@ import (
 // through, whatever connection it came on. Commands from one client that
 // race each other still interleave between commands, so compare-and-swap
 // retries are exercised; only the inside of a command is made atomic.
+// No FerretDB command waits for anything while holding the lock: it has no
+// awaitable hello, tailable-await cursors or exhaust replies.
 type serializer struct {
 	backend string
 	log     *slog.Logger

@@ -439,6 +439,14 @@ func buildBinary(src, key string, logf func(string, ...any)) (string, error) {
 	if err := os.Rename(tmp, bin); err != nil {
 		return "", err
 	}
+	// Binaries of older sources only take space (30 MB each).
+	if old, err := filepath.Glob(filepath.Join(dir, "ferretdb-*")); err == nil {
+		for _, o := range old {
+			if o != bin && !strings.Contains(filepath.Base(o), ".tmp") {
+				os.Remove(o)
+			}
+		}
+	}
 	logf("mongotest: built FerretDB in %s", time.Since(start).Round(time.Second))
 	return bin, nil
 }
