@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"unicode/utf8"
 )
 
 // errBadRequest is any body that is not the JSON object an endpoint
@@ -24,25 +25,29 @@ const (
 // decodeFields reads body as one JSON object and returns the named fields
 // as strings, in order. Unknown fields are ignored, so clients may send
 // more; keys match exactly (encoding/json's struct decoding would also
-// match "PHONE_NUMBER"). Nothing but a plain Go string leaves this
-// function, which is what keeps operator objects out of every query.
+// match "PHONE_NUMBER"); of repeated keys the last counts. Nothing but a
+// plain Go string leaves this function, which is what keeps operator
+// objects out of every query.
+//
+// It answers exactly as decoding into map[string]json.RawMessage and then
+// each field into a string would (TestDecodeFieldsMatchesEncodingJSON),
+// in one validating pass and one scan instead of three passes, a map and
+// a copy of every value: it is on every request.
 func decodeFields(body []byte, names []string, kinds []fieldKind) ([]string, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+	if !json.Valid(body) {
+		return nil, errBadRequest
+	}
+	raws := make([][]byte, len(names))
+	if !topLevelFields(body, names, raws) {
 		return nil, errBadRequest
 	}
 	out := make([]string, len(names))
-	for i, name := range names {
-		raw, ok := obj[name]
-		if !ok {
-			return nil, errBadRequest
-		}
-		raw = bytes.TrimSpace(raw)
+	for i, raw := range raws {
 		switch {
-		case len(raw) > 0 && raw[0] == '"':
-			if err := json.Unmarshal(raw, &out[i]); err != nil {
-				return nil, errBadRequest
-			}
+		case raw == nil:
+			return nil, errBadRequest
+		case raw[0] == '"':
+			out[i] = unquote(raw)
 		case kinds[i] == integerField && isJSONInteger(raw):
 			out[i] = string(raw)
 		default:
@@ -50,6 +55,93 @@ func decodeFields(body []byte, names []string, kinds []fieldKind) ([]string, err
 		}
 	}
 	return out, nil
+}
+
+// topLevelFields scans body, which must be valid JSON, and sets raws[i]
+// to the value of the last member named names[i] of the top-level object.
+// It reports false if the top level is not an object.
+func topLevelFields(body []byte, names []string, raws [][]byte) bool {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return false
+	}
+	i = skipSpace(body, i+1)
+	for i < len(body) && body[i] == '"' {
+		end := skipValue(body, i)
+		key := body[i:end]
+		i = skipSpace(body, end)
+		i = skipSpace(body, i+1) // the ':'
+		end = skipValue(body, i)
+		value := body[i:end]
+		i = skipSpace(body, end)
+		if i < len(body) && body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+		name := unquote(key)
+		for n := range names {
+			if names[n] == name {
+				raws[n] = value
+			}
+		}
+	}
+	return true
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the end of the valid JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for ; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+			if depth == 0 {
+				return i + 1
+			}
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth == 0 {
+				return i + 1
+			}
+			if depth < 0 {
+				return i // the end of the enclosing object
+			}
+		case ',':
+			if depth == 0 {
+				return i
+			}
+		case ' ', '\t', '\n', '\r':
+			if depth == 0 {
+				return i
+			}
+		}
+	}
+	return i
+}
+
+// unquote decodes a valid JSON string literal as encoding/json does
+// (escapes resolved, invalid UTF-8 replaced by U+FFFD); plain literals,
+// nearly all of them, are copied as they are.
+func unquote(raw []byte) string {
+	inner := raw[1 : len(raw)-1]
+	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+		return string(inner)
+	}
+	var s string
+	_ = json.Unmarshal(raw, &s) // valid JSON: cannot fail
+	return s
 }
 
 // isJSONInteger reports whether raw is a JSON number without fraction or

@@ -15,6 +15,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // BodyLimit is SPEC §2's largest accepted body.
@@ -245,14 +246,18 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	}
 	elapsed := time.Since(start)
 	s.observe(c, s.routeLabel(c), elapsed)
-	s.log.Info("request",
-		zap.String("request_id", id),
-		zap.String("method", c.Method()),
-		zap.String("path", c.Path()),
-		zap.Int("status", c.Response().StatusCode()),
-		zap.Duration("latency", elapsed),
-		zap.String("ip", s.clientIP(c)),
-	)
+	// Check first: with the access log off (LOG_LEVEL=warn) no field,
+	// not even the client address, is built.
+	if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
+		ce.Write(
+			zap.String("request_id", id),
+			zap.String("method", c.Method()),
+			zap.String("path", c.Path()),
+			zap.Int("status", c.Response().StatusCode()),
+			zap.Duration("latency", elapsed),
+			zap.String("ip", s.clientIP(c)),
+		)
+	}
 	return nil
 }
 

@@ -1,0 +1,110 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// decodeFieldsReference is decodeFields as first written, on
+// encoding/json alone: the behaviour decodeFields must keep.
+func decodeFieldsReference(body []byte, names []string, kinds []fieldKind) ([]string, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(body, &obj); err != nil || obj == nil {
+		return nil, errBadRequest
+	}
+	out := make([]string, len(names))
+	for i, name := range names {
+		raw, ok := obj[name]
+		if !ok {
+			return nil, errBadRequest
+		}
+		raw = bytes.TrimSpace(raw)
+		switch {
+		case len(raw) > 0 && raw[0] == '"':
+			if err := json.Unmarshal(raw, &out[i]); err != nil {
+				return nil, errBadRequest
+			}
+		case kinds[i] == integerField && isJSONInteger(raw):
+			out[i] = string(raw)
+		default:
+			return nil, errBadRequest
+		}
+	}
+	return out, nil
+}
+
+var (
+	loginNames = []string{"phone_number", "encryption_str", "random_str", "time_stamp"}
+	loginKinds = []fieldKind{stringField, stringField, stringField, integerField}
+)
+
+var decodeSeeds = []string{
+	`{"phone_number":"15850551102","encryption_str":"ab","random_str":"r","time_stamp":"1764000000"}`,
+	` { "phone_number" : "15850551102" , "encryption_str" : "ab" , "random_str" : "r" , "time_stamp" : 1764000000 } `,
+	`{"phone_number":"1","encryption_str":"e","random_str":"r","time_stamp":-17}`,
+	`{"phone_number":"1","encryption_str":"e","random_str":"r","time_stamp":1.5}`,
+	`{"phone_number":"1","encryption_str":"e","random_str":"r","time_stamp":1e3}`,
+	`{"phone_number":"1","encryption_str":"e","random_str":"r","time_stamp":12345678901234567890}`,
+	`{"phone_number":"a","phone_number":"b","encryption_str":"e","random_str":"r","time_stamp":"1"}`,
+	`{"phone\u005fnumber":"esc","encryption_str":"e\"q\\u00e9\n","random_str":"\ud83d\ude00","time_stamp":"1"}`,
+	`{"phone_number":{"$ne":null},"encryption_str":"e","random_str":"r","time_stamp":"1"}`,
+	`{"phone_number":["a"],"encryption_str":"e","random_str":"r","time_stamp":"1"}`,
+	`{"phone_number":null,"encryption_str":"e","random_str":"r","time_stamp":"1"}`,
+	`{"phone_number":true,"encryption_str":"e","random_str":"r","time_stamp":"1"}`,
+	`{"x":{"phone_number":"nested"},"phone_number":"1","encryption_str":"e","random_str":"r","time_stamp":"1","y":[1,{"a":"}"}]}`,
+	`{"PHONE_NUMBER":"1","encryption_str":"e","random_str":"r","time_stamp":"1"}`,
+	`{"phone_number":"` + "\xff\xfe" + `","encryption_str":"\xed\xa0\x80","random_str":"r","time_stamp":"1"}`,
+	`{"phone_number":"1","encryption_str":"e","random_str":"r"}`,
+	`{"phone_number":"1","encryption_str":"e","random_str":"r","time_stamp":"1"`,
+	`{"phone_number":"1",}`,
+	`null`, `[]`, `"s"`, `1`, ``, `{}`, `{"a":1}{}`, "\ufeff{}",
+}
+
+// TestDecodeFieldsMatchesEncodingJSON compares decodeFields with the
+// reference on tricky bodies and on many random mutations of them.
+func TestDecodeFieldsMatchesEncodingJSON(t *testing.T) {
+	check := func(body []byte) {
+		got, gotErr := decodeFields(body, loginNames, loginKinds)
+		want, wantErr := decodeFieldsReference(body, loginNames, loginKinds)
+		if gotErr != wantErr || !slices.Equal(got, want) {
+			t.Fatalf("body %q\n got  %q, %v\n want %q, %v", body, got, gotErr, want, wantErr)
+		}
+	}
+	rng := rand.New(rand.NewPCG(5, 6))
+	alphabet := []byte(`{}[]":,\ 0123456789-.eE+tfnul_"abcphone_numberencryption_strrandom_strtime_stamp` + "\t\n\xff\xc3\xa9")
+	for _, seed := range decodeSeeds {
+		check([]byte(seed))
+		for range 3000 {
+			b := []byte(seed)
+			for range 1 + rng.IntN(3) {
+				switch op := rng.IntN(3); {
+				case op == 0 && len(b) > 0: // replace a byte
+					b[rng.IntN(len(b))] = alphabet[rng.IntN(len(alphabet))]
+				case op == 1: // insert a byte
+					i := rng.IntN(len(b) + 1)
+					b = slices.Insert(b, i, alphabet[rng.IntN(len(alphabet))])
+				case len(b) > 0: // delete a byte
+					i := rng.IntN(len(b))
+					b = slices.Delete(b, i, i+1)
+				}
+			}
+			check(b)
+		}
+	}
+}
+
+func FuzzDecodeFields(f *testing.F) {
+	for _, s := range decodeSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, gotErr := decodeFields(body, loginNames, loginKinds)
+		want, wantErr := decodeFieldsReference(body, loginNames, loginKinds)
+		if gotErr != wantErr || !slices.Equal(got, want) {
+			t.Fatalf("body %q\n got  %q, %v\n want %q, %v", body, got, gotErr, want, wantErr)
+		}
+	})
+}
