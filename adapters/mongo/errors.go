@@ -22,7 +22,7 @@ var errContended = errors.New("too many concurrent writers on one record")
 // maxAttempts bounds the retry loops of compare-and-swap updates and of
 // inserts that race a concurrent insert. Every lost round means another
 // writer won, so the loop only runs out under a storm on one record.
-const maxAttempts = 16
+const maxAttempts = 32
 
 // transientCodes are server errors that mean "not now" rather than "no":
 // the primary is stepping down or shutting down, or a time limit ran out.
