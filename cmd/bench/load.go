@@ -19,6 +19,9 @@ import (
 	"github.com/phoneauth/phoneauth/domain"
 )
 
+// hostOf is host:port of an http:// base URL.
+func hostOf(base string) string { return strings.TrimPrefix(base, "http://") }
+
 // row is one line of the result table.
 type row struct {
 	name           string
@@ -82,16 +85,15 @@ func succeeded(r *vegeta.Result) (bool, string) {
 // soon as its last answer is in) for d, after a short warm-up, and hands
 // every result to each, saying whether it is measured. It returns the
 // measured time.
-func attack(tr vegeta.Targeter, clients int, d time.Duration, each func(r *vegeta.Result, measured bool)) time.Duration {
+func attack(addr string, tr vegeta.Targeter, clients int, d time.Duration, each func(r *vegeta.Result, measured bool)) time.Duration {
+	// No client timeout: it costs a timer per request, and fasthttp
+	// enforces its own read and write timeouts.
+	client := &http.Client{Transport: newFastTransport(addr, clients)}
 	newAttacker := func() *vegeta.Attacker {
 		return vegeta.NewAttacker(
 			vegeta.Workers(uint64(clients)),
 			vegeta.MaxWorkers(uint64(clients)),
-			vegeta.Connections(clients),
-			vegeta.MaxConnections(clients),
-			vegeta.KeepAlive(true),
-			vegeta.HTTP2(false),
-			vegeta.Timeout(30*time.Second),
+			vegeta.Client(client),
 			vegeta.MaxBody(4096),
 		)
 	}
@@ -110,7 +112,7 @@ func attack(tr vegeta.Targeter, clients int, d time.Duration, each func(r *veget
 func attackHealthz(base string, s settings) ([]row, error) {
 	t := &tally{name: "GET /healthz"}
 	tr := vegeta.NewStaticTargeter(vegeta.Target{Method: http.MethodGet, URL: base + "/healthz"})
-	elapsed := attack(tr, s.concurrency, s.duration, func(r *vegeta.Result, measured bool) {
+	elapsed := attack(hostOf(base), tr, s.concurrency, s.duration, func(r *vegeta.Result, measured bool) {
 		if measured {
 			ok, why := succeeded(r)
 			t.add(r.Latency, !ok, why)
@@ -136,7 +138,7 @@ func attackLogin(base string, s settings) ([]row, error) {
 			`","random_str":"` + random + `","time_stamp":"` + ts + `"}`)
 		return nil
 	}
-	elapsed := attack(tr, s.concurrency, s.duration, func(r *vegeta.Result, measured bool) {
+	elapsed := attack(hostOf(base), tr, s.concurrency, s.duration, func(r *vegeta.Result, measured bool) {
 		if measured {
 			ok, why := succeeded(r)
 			t.add(r.Latency, !ok, why)
@@ -184,7 +186,7 @@ func attackRegister(sv *server, s settings) ([]row, error) {
 			whole.add(r.End().Sub(began), false, "")
 		}
 	}
-	elapsed := attack(f.targeter(), s.regConcurrency, s.duration, each)
+	elapsed := attack(hostOf(sv.base), f.targeter(), s.regConcurrency, s.duration, each)
 	cancel()
 
 	rows := []row{whole.row(elapsed)}

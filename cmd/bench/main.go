@@ -37,6 +37,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -121,6 +122,13 @@ func run() error {
 	s, err := loadSettings()
 	if err != nil {
 		return err
+	}
+	if v := os.Getenv("BENCH_LOADGEN_PROCS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return fmt.Errorf("BENCH_LOADGEN_PROCS: want a number of 1 or more, have %q", v)
+		}
+		runtime.GOMAXPROCS(n)
 	}
 	dataDir, err := os.MkdirTemp("", "phoneauth-bench-")
 	if err != nil {
@@ -279,6 +287,14 @@ func (sv *server) phase(s settings, name string, clients int, attack func() ([]r
 		go func() { profiled <- sv.profile(filepath.Join(s.profileDir, name+".cpu.pprof"), secs) }()
 	} else {
 		profiled <- nil
+	}
+	if s.profileDir != "" {
+		_ = os.MkdirAll(s.profileDir, 0o755)
+		if f, err := os.Create(filepath.Join(s.profileDir, name+".loadgen.cpu.pprof")); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
+			}
+		}
 	}
 	cpu0 := cpuTime()
 	rows, err := attack()
