@@ -122,7 +122,8 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
-		return nil, fmt.Errorf("mongo: %s did not answer within %s: %w", hosts, cfg.Timeout, err)
+		// The cause follows: a timeout, a refused connection, a failed login.
+		return nil, fmt.Errorf("mongo: cannot use %s (timeout %s): %w", hosts, cfg.Timeout, err)
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
