@@ -333,8 +333,8 @@ func (f *regFlow) readCodes(ctx context.Context, url string, ready chan<- struct
 // printTable writes the rows as a Markdown table.
 func printTable(w io.Writer, rows []row) {
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| phase | clients | requests | per second | p50 | p99 | p99.9 | errors | service peak RSS | peak Go heap in use | RSS file-backed (mmap) at end | CPU service / load generator |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| phase | clients | requests | per second | p50 | p99 | p99.9 | errors | service peak RSS | peak Go heap in use | RSS file-backed (mmap) at end | GCs | CPU service / load generator |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		cpu := "—"
 		if r.requests > 0 && r.name != "registration (4 steps)" && !strings.HasPrefix(r.name, "register step") {
@@ -342,9 +342,9 @@ func printTable(w io.Writer, rows []row) {
 		} else if r.name == "registration (4 steps)" && r.requests > 0 {
 			cpu = fmt.Sprintf("%.0f / %.0f µs/registration", perReq(r.mem.CPU, r.requests), perReq(r.loadCPU, r.requests))
 		}
-		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s | %d | %s | %s | %s | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %d | %.0f | %s | %s | %s | %d | %s | %s | %s | %d | %s |\n",
 			r.name, r.clients, r.requests, r.rate, ms(r.p50), ms(r.p99), ms(r.p999), r.errors,
-			mib(r.mem.PeakRSS), mib(r.mem.PeakHeapInuse), mib(r.mem.RSSFile), cpu)
+			mib(r.mem.PeakRSS), mib(r.mem.PeakHeapInuse), mib(r.mem.RSSFile), r.mem.NumGC, cpu)
 	}
 }
 

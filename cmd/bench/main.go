@@ -16,7 +16,8 @@
 //	BENCH_REG_CONCURRENCY   clients of the registration phase (256)
 //	BENCH_PHASES            which phases, comma-separated (healthz,login,register)
 //	BENCH_LOG_LEVEL         the service's LOG_LEVEL (warn: no access log line per request)
-//	BENCH_PROFILE           a directory: save a CPU profile of the service per phase
+//	BENCH_PROFILE           a directory: save CPU profiles of the service and the load generator per phase
+//	BENCH_LOADGEN_PROCS     GOMAXPROCS of the load generator (default: all CPUs)
 //	MONGO_URI               run against this MongoDB (a fresh database, dropped at the end)
 //
 // The service runs with its production code and its SMS rate limits off
