@@ -7,89 +7,11 @@ import (
 	"net/url"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/phoneauth/phoneauth/test/mongotest"
 )
-
-// cutProxy forwards loopback TCP to a target and can cut every connection
-// and refuse new ones, then come back on the same address: MongoDB going
-// away and returning, as the service sees it.
-type cutProxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-}
-
-func newCutProxy(t *testing.T, target string) *cutProxy {
-	t.Helper()
-	p := &cutProxy{target: target, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *cutProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-}
-
-func (p *cutProxy) pipe(c net.Conn) {
-	up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	p.conns[c], p.conns[up] = true, true
-	p.mu.Unlock()
-	go func() { _, _ = io.Copy(up, c); up.Close() }()
-	_, _ = io.Copy(c, up)
-	c.Close()
-}
-
-// down refuses new connections and cuts the open ones.
-func (p *cutProxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	p.conns = map[net.Conn]bool{}
-}
-
-// up listens again on the same address.
-func (p *cutProxy) up(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatalf("proxy cannot listen again on %s: %v", p.addr, err)
-	}
-	p.serve(ln)
-}
 
 // TestMongoOutageIsUnavailableAndHeals: with MongoDB gone, every request
 // that needs it answers 503 unavailable (and /readyz says so); when it
@@ -101,15 +23,15 @@ func TestMongoOutageIsUnavailableAndHeals(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := mongotest.Database(t, uri)
-	proxy := newCutProxy(t, u.Host)
+	proxy := mongotest.NewProxy(t, u.Host)
 	in := start(t, options{vars: map[string]string{
-		"MONGO_URI":      "mongodb://" + proxy.addr + "/?directConnection=true&serverSelectionTimeoutMS=1000",
+		"MONGO_URI":      "mongodb://" + proxy.Addr() + "/?directConnection=true&serverSelectionTimeoutMS=1000",
 		"MONGO_DATABASE": db,
 		"MONGO_TIMEOUT":  "1s",
 	}})
 	in.register(t, "13200000001", "outage-pass", "outage@qq.com")
 
-	proxy.down()
+	proxy.Down()
 	in.expect(t, "/client/register-step-1", m{"phone_number": "13200000002"}, 503, `{"code":0,"message":"服务暂不可用，请稍后再试","error":"unavailable"}`)
 	in.expect(t, "/client/login", loginBody("13200000001", "outage-pass", nextRandom(), in.clock.Now().Unix()), 503, `{"code":0,"message":"服务暂不可用，请稍后再试","error":"unavailable"}`)
 	if status := getStatus(t, in.base+"/readyz"); status != 503 {
@@ -122,7 +44,7 @@ func TestMongoOutageIsUnavailableAndHeals(t *testing.T) {
 		t.Fatalf("%d SMS sent; none may go out while the store is down", in.sms.Sent())
 	}
 
-	proxy.up(t)
+	proxy.Up()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		a := in.login(t, "13200000001", "outage-pass")

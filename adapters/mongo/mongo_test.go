@@ -570,93 +570,6 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 	}
 }
 
-// proxy forwards loopback connections to a server and can cut them all,
-// to play an outage without touching the server (a restarted container
-// would come back on another port).
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, addr: "127.0.0.1:0", conns: map[net.Conn]bool{}}
-	p.up()
-	t.Cleanup(p.down)
-	return p
-}
-
-func (p *proxy) up() {
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		p.t.Fatalf("proxy listen: %v", err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go p.pipe(c)
-		}
-	}()
-}
-
-func (p *proxy) pipe(c net.Conn) {
-	s, err := net.Dial("tcp", p.target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // went down meanwhile
-		p.mu.Unlock()
-		c.Close()
-		s.Close()
-		return
-	}
-	p.conns[c], p.conns[s] = true, true
-	p.mu.Unlock()
-	go func() { copyConn(s, c); s.Close(); c.Close() }()
-	copyConn(c, s)
-	c.Close()
-	s.Close()
-}
-
-func copyConn(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (p *proxy) down() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
 func TestOutageIsUnavailableAndRecovers(t *testing.T) {
 	ctx := context.Background()
 	uri := mongotest.Start(t)
@@ -664,14 +577,14 @@ func TestOutageIsUnavailableAndRecovers(t *testing.T) {
 	if strings.ContainsAny(target, "/?,@") {
 		t.Skipf("cannot proxy %s", uri)
 	}
-	p := newProxy(t, target)
-	s := openAt(t, "mongodb://"+p.addr+"/?directConnection=true", mongotest.Database(t, uri), time.Second)
+	p := mongotest.NewProxy(t, target)
+	s := openAt(t, "mongodb://"+p.Addr()+"/?directConnection=true", mongotest.Database(t, uri), time.Second)
 	u := domain.NewUser("u1", phone(1), email(t, "o@example.com"), []byte("x"), t0)
 	if err := s.Users().Create(ctx, u); err != nil {
 		t.Fatal(err)
 	}
 
-	p.down()
+	p.Down()
 	calls := map[string]func() error{
 		"ByPhone": func() error { _, err := s.Users().ByPhone(ctx, phone(1)); return err },
 		"Create": func() error {
@@ -695,7 +608,7 @@ func TestOutageIsUnavailableAndRecovers(t *testing.T) {
 	}
 	wg.Wait()
 
-	p.up()
+	p.Up()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		_, err := s.Users().ByPhone(ctx, phone(1))
