@@ -187,9 +187,9 @@ func (s *Store) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketUsers).Get([]byte(phone.E164()))
 		if v != nil {
-			// Unmarshal copies out of the mmap, which the transaction's
+			// Decoding copies out of the mmap, which the transaction's
 			// end may unmap.
-			found, decodeErr = true, json.Unmarshal(v, &doc)
+			found, decodeErr = true, decodeUserDoc(v, &doc)
 		}
 		return nil
 	})

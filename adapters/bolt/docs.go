@@ -1,8 +1,12 @@
 package bolt
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/phoneauth/phoneauth/domain"
 )
@@ -14,6 +18,99 @@ type userDoc struct {
 	Email          string    `json:"email"`
 	SealedPassword []byte    `json:"sealed_password"`
 	CreatedAt      time.Time `json:"created_at"`
+}
+
+// decodeUserDoc decodes a stored user, as json.Unmarshal would. It runs
+// on every login; records this package wrote all have the one shape
+// json.Marshal gives a userDoc, and that shape is read directly, in a
+// fraction of encoding/json's time (TestDecodeUserDocMatchesEncodingJSON).
+// Anything else, escapes included, goes through encoding/json.
+func decodeUserDoc(b []byte, d *userDoc) error {
+	if decodeCanonicalUser(b, d) {
+		return nil
+	}
+	*d = userDoc{}
+	return json.Unmarshal(b, d)
+}
+
+// decodeCanonicalUser reads {"id":"…","phone":"…","email":"…",
+// "sealed_password":"<base64>"|null,"created_at":"<RFC 3339>"} with no
+// space and no escape, and reports false on anything else.
+func decodeCanonicalUser(b []byte, d *userDoc) bool {
+	var ok bool
+	var sealed, created []byte
+	if b, ok = bytes.CutPrefix(b, []byte(`{"id":`)); !ok {
+		return false
+	}
+	if d.ID, b, ok = plainString(b); !ok {
+		return false
+	}
+	if b, ok = bytes.CutPrefix(b, []byte(`,"phone":`)); !ok {
+		return false
+	}
+	if d.Phone, b, ok = plainString(b); !ok {
+		return false
+	}
+	if b, ok = bytes.CutPrefix(b, []byte(`,"email":`)); !ok {
+		return false
+	}
+	if d.Email, b, ok = plainString(b); !ok {
+		return false
+	}
+	if b, ok = bytes.CutPrefix(b, []byte(`,"sealed_password":`)); !ok {
+		return false
+	}
+	if rest, isNull := bytes.CutPrefix(b, []byte("null")); isNull {
+		d.SealedPassword, b = nil, rest
+	} else {
+		var s string
+		if s, b, ok = plainString(b); !ok {
+			return false
+		}
+		var err error
+		if sealed, err = base64.StdEncoding.DecodeString(s); err != nil {
+			return false
+		}
+		d.SealedPassword = sealed
+	}
+	if b, ok = bytes.CutPrefix(b, []byte(`,"created_at":`)); !ok {
+		return false
+	}
+	if len(b) < 2 || b[0] != '"' {
+		return false
+	}
+	end := bytes.IndexByte(b[1:], '"') + 2
+	if end < 2 || string(b[end:]) != "}" {
+		return false
+	}
+	created = b[:end]
+	if bytes.IndexByte(created, '\\') >= 0 || d.CreatedAt.UnmarshalJSON(created) != nil {
+		return false
+	}
+	return true
+}
+
+// plainString reads a JSON string literal at the start of b that holds
+// no escape, no control character and only valid UTF-8: the literals
+// whose bytes are their value.
+func plainString(b []byte) (string, []byte, bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", nil, false
+	}
+	end := bytes.IndexByte(b[1:], '"') + 1
+	if end < 1 {
+		return "", nil, false
+	}
+	s := b[1:end]
+	for _, c := range s {
+		if c < 0x20 || c == '\\' {
+			return "", nil, false
+		}
+	}
+	if !utf8.Valid(s) {
+		return "", nil, false
+	}
+	return string(s), b[end+1:], true
 }
 
 func toDBUser(u *domain.User) userDoc {
