@@ -3,7 +3,6 @@ package sms_test
 import (
 	"context"
 	"errors"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +17,7 @@ import (
 	"github.com/phoneauth/phoneauth/adapters/sms/aliyun"
 	"github.com/phoneauth/phoneauth/adapters/sms/cloopen"
 	"github.com/phoneauth/phoneauth/adapters/sms/internal/fakevendor"
+	"github.com/phoneauth/phoneauth/adapters/sms/internal/smstest"
 	"github.com/phoneauth/phoneauth/adapters/sms/twilio"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
@@ -171,13 +171,7 @@ func TestFailoverOrderAcrossRealAdapters(t *testing.T) {
 
 func closedURL(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
+	return "http://" + smstest.ClosedAddr(t)
 }
 
 func TestConsoleIsTheDefault(t *testing.T) {

@@ -2,19 +2,16 @@ package cloopen_test
 
 import (
 	"context"
-	"errors"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/phoneauth/phoneauth/adapters/sms/cloopen"
 	"github.com/phoneauth/phoneauth/adapters/sms/internal/fakevendor"
+	"github.com/phoneauth/phoneauth/adapters/sms/internal/smstest"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
 )
@@ -28,81 +25,49 @@ const (
 
 var mainland = domain.MustParsePhoneNumber("15850551102")
 
+// config is the adapter's configuration for the fake at baseURL.
+func config(baseURL string, timeout time.Duration) cloopen.Config {
+	return cloopen.Config{BaseURL: baseURL, AccountSID: sid, AuthToken: token, AppID: appID, TemplateID: "1", Timeout: timeout}
+}
+
+var vendor = smstest.Vendor{
+	Name: "cloopen",
+	Start: func(t *testing.T) smstest.Fake {
+		return fakevendor.NewCloopen(t, sid, token, appID)
+	},
+	New: func(baseURL string, timeout time.Duration, log *zap.Logger) (application.SMSSender, error) {
+		return cloopen.New(config(baseURL, timeout), log, nil)
+	},
+	Phone: mainland,
+	Code:  code,
+	// The Authorization header and the sig are made of the token.
+	Secrets:              []string{token, code, "sig=", "Authorization", mainland.E164()},
+	Refusal:              smstest.Refusal{Code: "160038", Message: "短信验证码发送过频繁"},
+	TextlessRefusalKind:  application.SMSRefused,
+	Fail500Code:          "",
+	BadGatewayKind:       application.SMSNotSent,
+	StalledHandshakeKind: application.SMSNotSent,
+}
+
+func TestConformance(t *testing.T) { smstest.RunConformance(t, vendor) }
+
 type harness struct {
 	fake   *fakevendor.Cloopen
 	sender *cloopen.Sender
-	logs   *observer.ObservedLogs
 }
 
 func newHarness(t *testing.T, mutate func(*cloopen.Config)) *harness {
 	t.Helper()
 	fake := fakevendor.NewCloopen(t, sid, token, appID)
-	cfg := cloopen.Config{
-		BaseURL:    fake.URL(),
-		AccountSID: sid,
-		AuthToken:  token,
-		AppID:      appID,
-		TemplateID: "1",
-		Timeout:    200 * time.Millisecond,
-	}
+	cfg := config(fake.URL(), 200*time.Millisecond)
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	core, logs := observer.New(zapcore.DebugLevel)
-	s, err := cloopen.New(cfg, zap.New(core), nil)
+	s, err := cloopen.New(cfg, vendor.Logger(t), nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	h := &harness{fake: fake, sender: s, logs: logs}
-	t.Cleanup(func() { h.assertNoSecretsLogged(t) })
-	return h
-}
-
-// assertNoSecretsLogged fails if any log line carries the token, the code,
-// or what the Authorization header and sig are made of.
-func (h *harness) assertNoSecretsLogged(t *testing.T) {
-	t.Helper()
-	for _, e := range h.logs.All() {
-		line := e.Message
-		for k, v := range e.ContextMap() {
-			line += " " + k + "=" + strings.ReplaceAll(strings.TrimSpace(toString(v)), "\n", " ")
-		}
-		for _, secret := range []string{token, code, "sig=", "Authorization"} {
-			if strings.Contains(line, secret) {
-				t.Errorf("log line leaks %q: %s", secret, line)
-			}
-		}
-		if strings.Contains(line, mainland.E164()) {
-			t.Errorf("log line has an unmasked phone: %s", line)
-		}
-	}
-}
-
-func toString(v any) string {
-	if s, ok := v.(string); ok {
-		return s
-	}
-	if err, ok := v.(error); ok {
-		return err.Error()
-	}
-	return ""
-}
-
-func smsError(t *testing.T, err error) *application.SMSError {
-	t.Helper()
-	var se *application.SMSError
-	if !errors.As(err, &se) {
-		t.Fatalf("SendCode() = %v, want an *application.SMSError", err)
-	}
-	if se.Vendor != "cloopen" {
-		t.Errorf("Vendor = %q, want cloopen", se.Vendor)
-	}
-	for _, secret := range []string{token, code} {
-		if strings.Contains(se.Error(), secret) {
-			t.Errorf("error string leaks %q: %s", secret, se.Error())
-		}
-	}
-	return se
+	return &harness{fake: fake, sender: s}
 }
 
 func TestSendCodeSpeaksTheProtocol(t *testing.T) {
@@ -141,7 +106,7 @@ func TestSendCodeSpeaksTheProtocol(t *testing.T) {
 
 func TestBaseURLWithTrailingSlash(t *testing.T) {
 	h := newHarness(t, nil)
-	s, err := cloopen.New(cloopen.Config{BaseURL: h.fake.URL() + "/", AccountSID: sid, AuthToken: token, AppID: appID, TemplateID: "1", Timeout: time.Second}, nil, nil)
+	s, err := cloopen.New(config(h.fake.URL()+"/", time.Second), nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,130 +117,12 @@ func TestBaseURLWithTrailingSlash(t *testing.T) {
 
 func TestWrongTokenIsRefusedBySigCheck(t *testing.T) {
 	h := newHarness(t, func(c *cloopen.Config) { c.AuthToken = "00000000000000000000000000000000" })
-	se := smsError(t, h.sender.SendCode(context.Background(), mainland, code, 5*time.Minute))
+	se := vendor.Error(t, h.sender.SendCode(context.Background(), mainland, code, 5*time.Minute))
 	if se.Kind != application.SMSRefused || se.Code != "111109" || se.Message != "sig校验失败" {
 		t.Errorf("got %+v, want the vendor's 111109 refusal", se)
 	}
 	if r := h.fake.Rejections(); len(r) != 1 || r[0] != "sig mismatch" {
 		t.Errorf("fake rejections = %v, want one sig mismatch", r)
-	}
-}
-
-func TestFailures(t *testing.T) {
-	tests := []struct {
-		name      string
-		setup     func(*fakevendor.Cloopen)
-		wantKind  application.SMSErrorKind
-		wantCode  string
-		wantMsg   string
-		wantUnder time.Duration
-	}{
-		{"refusal passes the vendor's text verbatim", func(f *fakevendor.Cloopen) { f.Refuse("160038", "短信验证码发送过频繁") },
-			application.SMSRefused, "160038", "短信验证码发送过频繁", time.Second},
-		{"refusal without text keeps the code", func(f *fakevendor.Cloopen) { f.Refuse("160040", "") },
-			application.SMSRefused, "160040", "", time.Second},
-		{"timeout after the request went out is uncertain", func(f *fakevendor.Cloopen) { f.Set(fakevendor.Hang) },
-			application.SMSUncertain, "", "", 2 * time.Second},
-		{"garbage body is uncertain", func(f *fakevendor.Cloopen) { f.Set(fakevendor.Garbage) },
-			application.SMSUncertain, "", "", time.Second},
-		{"HTTP 500 is not sent", func(f *fakevendor.Cloopen) { f.Set(fakevendor.Fail500) },
-			application.SMSNotSent, "", "", time.Second},
-		{"HTTP 502 from a proxy is not sent", func(f *fakevendor.Cloopen) { f.Set(fakevendor.BadGateway) },
-			application.SMSNotSent, "", "", time.Second},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, nil)
-			tt.setup(h.fake)
-			start := time.Now()
-			se := smsError(t, h.sender.SendCode(context.Background(), mainland, code, 5*time.Minute))
-			if took := time.Since(start); took > tt.wantUnder {
-				t.Errorf("took %s, want under %s", took, tt.wantUnder)
-			}
-			if se.Kind != tt.wantKind || se.Code != tt.wantCode || se.Message != tt.wantMsg {
-				t.Errorf("got kind %d code %q message %q, want %d %q %q", se.Kind, se.Code, se.Message, tt.wantKind, tt.wantCode, tt.wantMsg)
-			}
-			if se.Kind != application.SMSRefused && se.Err == nil {
-				t.Error("a failure without a vendor text must carry its cause in Err, for the log")
-			}
-			if n := h.fake.Hits(); n != 1 {
-				t.Errorf("vendor saw %d requests, want exactly 1 (no retry)", n)
-			}
-			if h.logs.Len() == 0 {
-				t.Error("a failure must be logged (at debug: the failover wrapper logs each attempt)")
-			}
-		})
-	}
-}
-
-func TestConnectionRefusedIsNotSent(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s, err := cloopen.New(cloopen.Config{BaseURL: "http://" + addr, AccountSID: sid, AuthToken: token, AppID: appID, TemplateID: "1", Timeout: time.Second}, zap.NewNop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	se := smsError(t, s.SendCode(context.Background(), mainland, code, 5*time.Minute))
-	if se.Kind != application.SMSNotSent {
-		t.Errorf("kind = %d, want SMSNotSent; err %v", se.Kind, se.Err)
-	}
-	if strings.Contains(se.Error(), "sig=") {
-		t.Errorf("error keeps the signed query: %s", se.Error())
-	}
-}
-
-// A vendor that accepts the connection but never completes the TLS
-// handshake times out before the request is written: nothing can have been
-// sent, so another vendor may be tried.
-func TestTimeoutBeforeTheRequestWentOutIsNotSent(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var held []net.Conn // accepted, kept open, never answered
-	stopped := make(chan struct{})
-	go func() {
-		defer close(stopped)
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, c)
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		<-stopped
-		for _, c := range held {
-			c.Close()
-		}
-	})
-	s, err := cloopen.New(cloopen.Config{BaseURL: "https://" + l.Addr().String(), AccountSID: sid, AuthToken: token, AppID: appID, TemplateID: "1",
-		Timeout: 200 * time.Millisecond}, zap.NewNop(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	se := smsError(t, s.SendCode(context.Background(), mainland, code, 5*time.Minute))
-	if se.Kind != application.SMSNotSent {
-		t.Errorf("kind = %d, want SMSNotSent; err %v", se.Kind, se.Err)
-	}
-}
-
-func TestCancelledContextIsNotSent(t *testing.T) {
-	h := newHarness(t, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	se := smsError(t, h.sender.SendCode(ctx, mainland, code, 5*time.Minute))
-	if se.Kind != application.SMSNotSent {
-		t.Errorf("kind = %d, want SMSNotSent", se.Kind)
-	}
-	if h.fake.Hits() != 0 {
-		t.Error("a cancelled send reached the vendor")
 	}
 }
 
@@ -301,7 +148,7 @@ func TestConfigFromEnvironment(t *testing.T) {
 }
 
 func TestValidateNamesTheVariable(t *testing.T) {
-	good := cloopen.Config{BaseURL: cloopen.SandboxURL, AccountSID: sid, AuthToken: token, AppID: appID, TemplateID: "1", Timeout: time.Second}
+	good := config(cloopen.SandboxURL, time.Second)
 	tests := []struct {
 		mutate func(*cloopen.Config)
 		want   string

@@ -2,8 +2,6 @@ package twilio_test
 
 import (
 	"context"
-	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -15,10 +13,9 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
-	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/phoneauth/phoneauth/adapters/sms/internal/fakevendor"
+	"github.com/phoneauth/phoneauth/adapters/sms/internal/smstest"
 	"github.com/phoneauth/phoneauth/adapters/sms/twilio"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
@@ -34,6 +31,39 @@ const (
 
 var phone = domain.MustParsePhoneNumber("+8615850551102")
 
+// config is the adapter's configuration for the fake at baseURL.
+func config(baseURL string, timeout time.Duration) twilio.Config {
+	return twilio.Config{
+		AccountSID:   sid,
+		AuthToken:    token,
+		From:         from,
+		BodyTemplate: twilio.DefaultBodyTemplate,
+		BaseURL:      baseURL,
+		Timeout:      timeout,
+	}
+}
+
+var vendor = smstest.Vendor{
+	Name: "twilio",
+	Start: func(t *testing.T) smstest.Fake {
+		return fakevendor.NewTwilio(t, sid, token)
+	},
+	New: func(baseURL string, timeout time.Duration, log *zap.Logger) (application.SMSSender, error) {
+		return twilio.New(config(baseURL, timeout), log, nil)
+	},
+	Phone:   phone,
+	Code:    code,
+	Secrets: []string{token, code, phone.E164()},
+	Refusal: smstest.Refusal{Code: "21610", Message: "Attempt to send to unsubscribed recipient"},
+	// A 4xx without a message gives the client nothing to read.
+	TextlessRefusalKind:  application.SMSNotSent,
+	Fail500Code:          "20500",
+	BadGatewayKind:       application.SMSNotSent,
+	StalledHandshakeKind: application.SMSNotSent,
+}
+
+func TestConformance(t *testing.T) { smstest.RunConformance(t, vendor) }
+
 type harness struct {
 	fake   *fakevendor.Twilio
 	sender *twilio.Sender
@@ -42,55 +72,15 @@ type harness struct {
 func newHarness(t *testing.T, mutate func(*twilio.Config)) *harness {
 	t.Helper()
 	fake := fakevendor.NewTwilio(t, sid, token)
-	cfg := twilio.Config{
-		AccountSID:   sid,
-		AuthToken:    token,
-		From:         from,
-		BodyTemplate: twilio.DefaultBodyTemplate,
-		BaseURL:      fake.URL(),
-		Timeout:      200 * time.Millisecond,
-	}
+	cfg := config(fake.URL(), 200*time.Millisecond)
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	core, logs := observer.New(zapcore.DebugLevel)
-	s, err := twilio.New(cfg, zap.New(core), nil)
+	s, err := twilio.New(cfg, vendor.Logger(t), nil)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	t.Cleanup(func() {
-		for _, e := range logs.All() {
-			line := e.Message
-			for k, v := range e.ContextMap() {
-				if s, ok := v.(string); ok {
-					line += " " + k + "=" + s
-				}
-			}
-			for _, secret := range []string{token, code, phone.E164()} {
-				if strings.Contains(line, secret) {
-					t.Errorf("log line leaks %q: %s", secret, line)
-				}
-			}
-		}
-	})
 	return &harness{fake: fake, sender: s}
-}
-
-func smsError(t *testing.T, err error) *application.SMSError {
-	t.Helper()
-	var se *application.SMSError
-	if !errors.As(err, &se) {
-		t.Fatalf("SendCode() = %v, want an *application.SMSError", err)
-	}
-	if se.Vendor != "twilio" {
-		t.Errorf("Vendor = %q, want twilio", se.Vendor)
-	}
-	for _, secret := range []string{token, code} {
-		if strings.Contains(se.Error(), secret) {
-			t.Errorf("error string leaks %q: %s", secret, se.Error())
-		}
-	}
-	return se
 }
 
 func TestSendCodeIsAuthenticatedAndComplete(t *testing.T) {
@@ -147,71 +137,12 @@ func TestBaseURLWithAPath(t *testing.T) {
 
 func TestWrongTokenIsRefusedByBasicAuth(t *testing.T) {
 	h := newHarness(t, func(c *twilio.Config) { c.AuthToken = "00000000000000000000000000000000" })
-	se := smsError(t, h.sender.SendCode(context.Background(), phone, code, 5*time.Minute))
+	se := vendor.Error(t, h.sender.SendCode(context.Background(), phone, code, 5*time.Minute))
 	if se.Kind != application.SMSRefused || se.Code != "20003" || se.Message != "Authenticate" {
 		t.Errorf("got %+v, want the vendor's 20003 refusal", se)
 	}
 	if r := h.fake.Rejections(); len(r) != 1 {
 		t.Errorf("fake rejections = %v, want one", r)
-	}
-}
-
-func TestFailures(t *testing.T) {
-	tests := []struct {
-		name     string
-		setup    func(*fakevendor.Twilio)
-		wantKind application.SMSErrorKind
-		wantCode string
-		wantMsg  string
-	}{
-		{"refusal passes the vendor's text verbatim", func(f *fakevendor.Twilio) {
-			f.Refuse("21610", "Attempt to send to unsubscribed recipient")
-		}, application.SMSRefused, "21610", "Attempt to send to unsubscribed recipient"},
-		{"timeout after the request went out is uncertain", func(f *fakevendor.Twilio) { f.Set(fakevendor.Hang) },
-			application.SMSUncertain, "", ""},
-		{"garbage body is uncertain", func(f *fakevendor.Twilio) { f.Set(fakevendor.Garbage) },
-			application.SMSUncertain, "", ""},
-		{"HTTP 500 is not sent", func(f *fakevendor.Twilio) { f.Set(fakevendor.Fail500) },
-			application.SMSNotSent, "20500", ""},
-		{"HTTP 502 with an HTML body is not sent", func(f *fakevendor.Twilio) { f.Set(fakevendor.BadGateway) },
-			application.SMSNotSent, "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newHarness(t, nil)
-			tt.setup(h.fake)
-			start := time.Now()
-			se := smsError(t, h.sender.SendCode(context.Background(), phone, code, 5*time.Minute))
-			if took := time.Since(start); took > 2*time.Second {
-				t.Errorf("took %s", took)
-			}
-			if se.Kind != tt.wantKind || se.Code != tt.wantCode || se.Message != tt.wantMsg {
-				t.Errorf("got kind %d code %q message %q (%v), want %d %q %q", se.Kind, se.Code, se.Message, se.Err, tt.wantKind, tt.wantCode, tt.wantMsg)
-			}
-			if n := h.fake.Hits(); n != 1 {
-				t.Errorf("vendor saw %d requests, want exactly 1 (no retry)", n)
-			}
-			if r := h.fake.Rejections(); len(r) != 0 {
-				t.Errorf("fake rejected the request: %v", r)
-			}
-		})
-	}
-}
-
-func TestConnectionRefusedIsNotSent(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	s, err := twilio.New(twilio.Config{AccountSID: sid, AuthToken: token, From: from, BodyTemplate: "{code}", BaseURL: "http://" + addr, Timeout: time.Second}, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	se := smsError(t, s.SendCode(context.Background(), phone, code, time.Minute))
-	if se.Kind != application.SMSNotSent {
-		t.Errorf("kind = %d, want SMSNotSent; err %v", se.Kind, se.Err)
 	}
 }
 
