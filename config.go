@@ -63,6 +63,10 @@ type Config struct {
 	ShutdownTimeout  time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	SweepInterval    time.Duration `env:"SWEEP_INTERVAL" envDefault:"1m"`
 	MemoryMaxEntries int           `env:"MEMORY_MAX_ENTRIES" envDefault:"1000000"`
+	// LoginNonceCapacity bounds the embedded mode's login nonces: 20,000
+	// logins/s for the 601 s a nonce lives, ~160 MB when full (see
+	// memory.DefaultNonceCapacity).
+	LoginNonceCapacity int `env:"LOGIN_NONCE_CAPACITY" envDefault:"12020000"`
 }
 
 // LoadConfig reads .env (if present, without overriding the real
@@ -128,6 +132,9 @@ func (c Config) Validate() error {
 	}
 	if c.MemoryMaxEntries < 1000 {
 		bad("MEMORY_MAX_ENTRIES", "must be at least 1000")
+	}
+	if c.LoginNonceCapacity < 1000 {
+		bad("LOGIN_NONCE_CAPACITY", "must be at least 1000")
 	}
 	if _, err := domain.NewCountryAllowList(c.SMSAllowedCountryCodes); err != nil {
 		bad("SMS_ALLOWED_COUNTRY_CODES", "want calling codes such as 86,852 or *")

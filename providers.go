@@ -152,7 +152,7 @@ func provideEmbeddedEphemeral(cfg Config, c application.Clock, log *zap.Logger) 
 	return embeddedEphemeral{
 		limits:   memory.NewRateLimiter(cfg.MemoryMaxEntries, l),
 		lockouts: memory.NewLockouts(cfg.MemoryMaxEntries, l),
-		nonces:   memory.NewNonces(cfg.MemoryMaxEntries, c, l),
+		nonces:   memory.NewNonces(cfg.LoginNonceCapacity, c, l),
 	}
 }
 

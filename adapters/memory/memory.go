@@ -6,6 +6,9 @@
 //
 // Each table is sharded by key hash for concurrency and bounded to a maximum
 // number of entries so that a flood of distinct keys cannot exhaust memory.
+// Nonces, one per successful login, keep only 64-bit fingerprints in sets
+// per second of expiry (nonces.go), so their bound can be ten times the
+// others' in less memory.
 // When a new key finds the table full, expired entries are evicted first;
 // if there is still no room the table fails closed rather than forgetting
 // live state (which would reopen the limits an attacker is being held to):
@@ -160,50 +163,6 @@ func (l *Lockouts) DeleteExpired(ctx context.Context, now time.Time) (int, error
 
 // Len returns the number of keys held, expired ones included until swept.
 func (l *Lockouts) Len() int { return l.t.len() }
-
-// Nonces is an application.Nonces and application.Expirer remembering
-// claimed keys in memory until their expiry.
-type Nonces struct {
-	t     *table[struct{}]
-	clock application.Clock
-}
-
-// NewNonces returns a nonce table holding at most maxEntries keys
-// (DefaultMaxEntries if maxEntries <= 0). Claim is given no "now", so the
-// table asks clock to tell live nonces from expired ones; a nil clock means
-// the wall clock. log may be nil.
-func NewNonces(maxEntries int, clock application.Clock, log *zap.Logger) *Nonces {
-	if clock == nil {
-		clock = wallClock{}
-	}
-	return &Nonces{t: newTable[struct{}]("nonces", maxEntries, named(log)), clock: clock}
-}
-
-// Claim reports whether key is claimed for the first time. A nonce that
-// has already expired is not stored, as nothing could replay it in time.
-// A new key when the table is full is an error wrapping
-// application.ErrUnavailable: refusing a login is safer than accepting a
-// request that might be a replay.
-func (n *Nonces) Claim(_ context.Context, key string, expiresAt time.Time) (bool, error) {
-	now, exp := n.clock.Now().UnixNano(), expiresAt.UnixNano()
-	first := false
-	err := n.t.update(key, now, func(e entry[struct{}], live bool) (entry[struct{}], bool) {
-		first = !live
-		return entry[struct{}]{expires: exp}, first && exp > now
-	})
-	if err != nil {
-		return false, fmt.Errorf("claim nonce: %w: %w", application.ErrUnavailable, err)
-	}
-	return first, nil
-}
-
-// DeleteExpired forgets nonces past their expiry.
-func (n *Nonces) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	return n.t.evict(ctx, now.UnixNano()), ctx.Err()
-}
-
-// Len returns the number of nonces held, expired ones included until swept.
-func (n *Nonces) Len() int { return n.t.len() }
 
 type wallClock struct{}
 

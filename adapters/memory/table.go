@@ -11,9 +11,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultMaxEntries is the bound a constructor uses when given none: about
-// 100 MB of keys and bookkeeping per table at the key lengths the
-// application uses.
+// DefaultMaxEntries is the bound NewRateLimiter and NewLockouts use when
+// given none: about 100 MB of keys and bookkeeping per table at the key
+// lengths the application uses.
 const DefaultMaxEntries = 1_000_000
 
 // numShards splits each table so that concurrent requests for different
