@@ -38,6 +38,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -130,6 +131,12 @@ func run() error {
 			return fmt.Errorf("BENCH_LOADGEN_PROCS: want a number of 1 or more, have %q", v)
 		}
 		runtime.GOMAXPROCS(n)
+	}
+	// The load generator shares two cores with the service; its garbage
+	// collector gets the same headroom the service has (phoneauth.TuneGC),
+	// so that its CPU is spent on requests. GOGC in the environment wins.
+	if _, set := os.LookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
 	}
 	dataDir, err := os.MkdirTemp("", "phoneauth-bench-")
 	if err != nil {

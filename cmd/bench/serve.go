@@ -41,6 +41,7 @@ func serve() int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	phoneauth.TuneGC(log) // as cmd/server does
 
 	codes := make(chan string, 1<<16)
 	sender := capture.New()

@@ -29,6 +29,7 @@ func run() int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	phoneauth.TuneGC(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
