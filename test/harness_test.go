@@ -135,6 +135,14 @@ var client = &http.Client{Timeout: 10 * time.Second}
 
 func (in *instance) post(t testing.TB, path string, body any) answer {
 	t.Helper()
+	return in.postWith(t, path, body)
+}
+
+// postWith is post with request headers (name, value, ...). A string body
+// is sent as it is (malformed bodies are tests too); anything else as JSON.
+// Every answer is checked against the OpenAPI document.
+func (in *instance) postWith(t testing.TB, path string, body any, hdr ...string) answer {
+	t.Helper()
 	var b []byte
 	switch v := body.(type) {
 	case string:
@@ -145,7 +153,15 @@ func (in *instance) post(t testing.TB, path string, body any) answer {
 			t.Fatal(err)
 		}
 	}
-	resp, err := client.Post(in.base+path, "application/json", bytes.NewReader(b))
+	req, err := http.NewRequest(http.MethodPost, in.base+path, bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}

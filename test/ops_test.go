@@ -1,11 +1,7 @@
 package test
 
 import (
-	"bytes"
-	"encoding/json"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -149,33 +145,4 @@ func TestTrustedProxiesForRateLimits(t *testing.T) {
 			t.Fatalf("third send from the same peer: %d %s", a.Status, a.Raw)
 		}
 	})
-}
-
-// postWith is post with request headers (name, value, ...).
-func (in *instance) postWith(t testing.TB, path string, body any, hdr ...string) answer {
-	t.Helper()
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := http.NewRequest(http.MethodPost, in.base+path, bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Status: resp.StatusCode, Raw: string(raw)}
-	if err := json.Unmarshal(raw, &a); err != nil {
-		t.Fatalf("POST %s: answer %q is not JSON: %v", path, raw, err)
-	}
-	checkContract(t, http.MethodPost, path, resp.StatusCode, resp.Header, raw)
-	return a
 }
