@@ -85,7 +85,7 @@ func testConcurrentStep4MakesExactlyOneAccount(t *testing.T, store options) {
 	in := start(t, store)
 	const phone = "13812345678"
 	in.expect(t, "/client/register-step-1", m{"phone_number": phone}, 200, "")
-	in.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": in.sms.Code("+86" + phone)}, 200, "")
+	in.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": in.code(t, "+86"+phone)}, 200, "")
 	in.expect(t, "/client/register-step-3", m{"phone_number": phone, "password": "password-x", "password_confirm": "password-x"}, 200, "")
 
 	const n = 20
@@ -131,7 +131,7 @@ func testRegisteredUserSurvivesRestart(t *testing.T, store options) {
 	first.register(t, "15850551102", "durable-pass", "durable@qq.com")
 	// A verified, unfinished registration is durable too.
 	first.expect(t, "/client/register-step-1", m{"phone_number": "13700000001"}, 200, "")
-	first.expect(t, "/client/register-step-2", m{"phone_number": "13700000001", "validate_number": first.sms.Code("+8613700000001")}, 200, "")
+	first.expect(t, "/client/register-step-2", m{"phone_number": "13700000001", "validate_number": first.code(t, "+8613700000001")}, 200, "")
 	first.stop()
 
 	for _, name := range []string{"password.key", "token.key", "code_hmac.key"} {
@@ -153,9 +153,9 @@ func testExpiryIsReal(t *testing.T, store options) {
 	in := start(t, store)
 	in.expect(t, "/client/register-step-1", m{"phone_number": "13600000001"}, 200, "")
 	in.expect(t, "/client/register-step-1", m{"phone_number": "13600000002"}, 200, "")
-	in.expect(t, "/client/register-step-2", m{"phone_number": "13600000002", "validate_number": in.sms.Code("+8613600000002")}, 200, "")
+	in.expect(t, "/client/register-step-2", m{"phone_number": "13600000002", "validate_number": in.code(t, "+8613600000002")}, 200, "")
 	in.clock.Advance(5 * time.Minute)
-	code := in.sms.Code("+8613600000001")
+	code := in.code(t, "+8613600000001")
 	in.expect(t, "/client/register-step-2", m{"phone_number": "13600000001", "validate_number": code}, 200, `{"code":0,"message":"验证没有通过","error":"no_pending_registration"}`)
 
 	n, err := in.svc.Sweeper.SweepOnce(t.Context())
@@ -187,7 +187,7 @@ func testHostileInputChangesNothing(t *testing.T, store options) {
 			}
 		}
 	}
-	if in.sms.Sent() != 0 {
+	if in.sms.Sends() != 0 {
 		t.Fatal("hostile input sent an SMS")
 	}
 	// Nothing was stored: there is no registration to verify, and the
@@ -200,7 +200,7 @@ func testLogsKeepSecretsAndMaskPhones(t *testing.T, store options) {
 	in := start(t, store)
 	const phone, password = "15850551102", "s3cret-Passw0rd"
 	in.register(t, phone, password, "secret@qq.com")
-	code := in.sms.Code("+8615850551102")
+	code := in.code(t, "+8615850551102")
 	body := loginBody(phone, password, "rand-for-log", in.clock.Now().Unix())
 	a := in.post(t, "/client/login", body)
 	if a.Code != 1 {

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/adapters/sms/capture"
 	"github.com/phoneauth/phoneauth/application/apptest"
 	"github.com/phoneauth/phoneauth/domain"
 	"github.com/phoneauth/phoneauth/test/mongotest"
@@ -38,7 +39,7 @@ var (
 // instance is one running service.
 type instance struct {
 	base  string
-	sms   *apptest.SMS
+	sms   *capture.Sender
 	clock *apptest.Clock
 	svc   *phoneauth.Service
 	logs  *observer.ObservedLogs
@@ -49,7 +50,7 @@ type instance struct {
 type options struct {
 	dataDir string
 	vars    map[string]string
-	sms     *apptest.SMS
+	sms     *capture.Sender
 	clock   *apptest.Clock
 	noKeys  bool // let the service generate its keys in DATA_DIR
 }
@@ -86,7 +87,7 @@ func start(t *testing.T, o options) *instance {
 		t.Fatalf("config: %v", err)
 	}
 	if o.sms == nil {
-		o.sms = apptest.NewSMS()
+		o.sms = capture.New()
 	}
 	if o.clock == nil {
 		o.clock = apptest.NewClock(time.Now())
@@ -190,10 +191,20 @@ type m = map[string]any
 func (in *instance) register(t testing.TB, phone, password, email string) {
 	t.Helper()
 	in.expect(t, "/client/register-step-1", m{"phone_number": phone}, 200, `{"code":1,"message":"发送成功"}`)
-	code := in.sms.Code(domain.MustParsePhoneNumber(phone).E164())
+	code := in.code(t, domain.MustParsePhoneNumber(phone).E164())
 	in.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": code}, 200, `{"code":1,"message":"短信验证通过"}`)
 	in.expect(t, "/client/register-step-3", m{"phone_number": phone, "password": password, "password_confirm": password}, 200, `{"code":1,"message":"提交密码成功"}`)
 	in.expect(t, "/client/register-step-4", m{"phone_number": phone, "email": email}, 200, `{"code":1,"message":"注册成功"}`)
+}
+
+// code is the last code sent to e164; the test fails if none was sent.
+func (in *instance) code(t testing.TB, e164 string) string {
+	t.Helper()
+	c, ok := in.sms.Code(e164)
+	if !ok {
+		t.Fatalf("no SMS code was sent to %s", e164)
+	}
+	return c
 }
 
 // loginBody is what the seed's client sends: sha256(password ‖ random ‖ ts).

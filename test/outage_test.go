@@ -40,8 +40,8 @@ func TestMongoOutageIsUnavailableAndHeals(t *testing.T) {
 	if status := getStatus(t, in.base+"/healthz"); status != 200 {
 		t.Fatalf("/healthz must not depend on MongoDB: %d", status)
 	}
-	if in.sms.Sent() != 1 {
-		t.Fatalf("%d SMS sent; none may go out while the store is down", in.sms.Sent())
+	if in.sms.Sends() != 1 {
+		t.Fatalf("%d SMS sent; none may go out while the store is down", in.sms.Sends())
 	}
 
 	proxy.Up()

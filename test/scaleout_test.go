@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoneauth/phoneauth/adapters/sms/capture"
 	"github.com/phoneauth/phoneauth/application/apptest"
 	"github.com/phoneauth/phoneauth/test/mongotest"
 )
@@ -16,7 +17,7 @@ import (
 func TestScaleOut(t *testing.T) {
 	uri := mongotest.Start(t)
 	db := mongotest.Database(t, uri)
-	sms := apptest.NewSMS()
+	sms := capture.New()
 	clock := apptest.NewClock(time.Now())
 	var nodes []*instance
 	for range 3 {
@@ -29,7 +30,7 @@ func TestScaleOut(t *testing.T) {
 
 	t.Run("registration steps on different instances", func(t *testing.T) {
 		a.expect(t, "/client/register-step-1", m{"phone_number": "13300000001"}, 200, `{"code":1,"message":"发送成功"}`)
-		b.expect(t, "/client/register-step-2", m{"phone_number": "13300000001", "validate_number": sms.Code("+8613300000001")}, 200, `{"code":1,"message":"短信验证通过"}`)
+		b.expect(t, "/client/register-step-2", m{"phone_number": "13300000001", "validate_number": a.code(t, "+8613300000001")}, 200, `{"code":1,"message":"短信验证通过"}`)
 		c.expect(t, "/client/register-step-3", m{"phone_number": "13300000001", "password": "scale-out-1", "password_confirm": "scale-out-1"}, 200, `{"code":1,"message":"提交密码成功"}`)
 		a.expect(t, "/client/register-step-4", m{"phone_number": "13300000001", "email": "s1@qq.com"}, 200, `{"code":1,"message":"注册成功"}`)
 		for _, n := range nodes {
@@ -40,7 +41,7 @@ func TestScaleOut(t *testing.T) {
 	t.Run("one account under concurrent step 4 across instances", func(t *testing.T) {
 		const phone = "13300000002"
 		a.expect(t, "/client/register-step-1", m{"phone_number": phone}, 200, "")
-		b.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": sms.Code("+86" + phone)}, 200, "")
+		b.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": a.code(t, "+86"+phone)}, 200, "")
 		c.expect(t, "/client/register-step-3", m{"phone_number": phone, "password": "scale-out-2", "password_confirm": "scale-out-2"}, 200, "")
 		const n = 21
 		answers := make([]answer, n)
