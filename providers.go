@@ -148,11 +148,10 @@ type embeddedEphemeral struct {
 }
 
 func provideEmbeddedEphemeral(cfg Config, c application.Clock, log *zap.Logger) embeddedEphemeral {
-	l := log
 	return embeddedEphemeral{
-		limits:   memory.NewRateLimiter(cfg.MemoryMaxEntries, l),
-		lockouts: memory.NewLockouts(cfg.MemoryMaxEntries, l),
-		nonces:   memory.NewNonces(cfg.LoginNonceCapacity, c, l),
+		limits:   memory.NewRateLimiter(cfg.MemoryMaxEntries, log),
+		lockouts: memory.NewLockouts(cfg.MemoryMaxEntries, log),
+		nonces:   memory.NewNonces(cfg.LoginNonceCapacity, c, log),
 	}
 }
 
