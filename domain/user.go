@@ -38,15 +38,11 @@ func (u *User) SealedPassword() []byte { return u.sealedPassword }
 // CreatedAt returns when the account was created.
 func (u *User) CreatedAt() time.Time { return u.createdAt }
 
-// UnmarshalUserFromDatabase rebuilds a user from stored state. Only
-// repositories call it; the values were validated when the user was made,
-// so they are re-parsed leniently here.
-func UnmarshalUserFromDatabase(id, phoneE164, email string, sealedPassword []byte, createdAt time.Time) (*User, error) {
-	p, err := ParsePhoneNumber(phoneE164)
-	if err != nil {
-		return nil, err
-	}
-	return &User{id: id, phone: p, email: Email{addr: email}, sealedPassword: sealedPassword, createdAt: createdAt}, nil
+// RestoreUser rebuilds a stored user whose number the repository already
+// holds parsed: the key it looked the record up by. The email was
+// validated and normalised when the user was made and is taken as stored.
+func RestoreUser(id string, phone PhoneNumber, email string, sealedPassword []byte, createdAt time.Time) *User {
+	return &User{id: id, phone: phone, email: Email{addr: email}, sealedPassword: sealedPassword, createdAt: createdAt}
 }
 
 // LoginProof is the seed's client-side hash:

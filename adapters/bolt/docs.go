@@ -124,19 +124,14 @@ func toDBUser(u *domain.User) userDoc {
 }
 
 // fromDBUser rebuilds a user found under phone. Re-parsing the stored
-// number would cost ~40 µs of phone-number metadata work on every login
-// (50 times everything else ByPhone does), and the caller's phone is the
-// very number the record is keyed by, so the user is built from it.
-// Only an address that no longer passes today's email rules falls back to
-// the domain's lenient (and slow) rebuild.
+// number would cost phone-number metadata work on every login, and the
+// caller's phone is the very number the record is keyed by, so the user
+// is built from it; the stored email was normalised when it was written.
 func fromDBUser(phone domain.PhoneNumber, d userDoc) (*domain.User, error) {
 	if d.Phone != phone.E164() {
 		return nil, fmt.Errorf("user record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
 	}
-	if email, err := domain.ParseEmail(d.Email); err == nil {
-		return domain.NewUser(d.ID, phone, email, d.SealedPassword, d.CreatedAt), nil
-	}
-	return domain.UnmarshalUserFromDatabase(d.ID, d.Phone, d.Email, d.SealedPassword, d.CreatedAt)
+	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt), nil
 }
 
 // pendingDoc is a pending registration as stored in the pending bucket,

@@ -41,12 +41,13 @@ func toUserDoc(u *domain.User) userDoc {
 	}
 }
 
-func (d userDoc) toDomain() (*domain.User, error) {
-	u, err := domain.UnmarshalUserFromDatabase(d.ID, d.Phone, d.Email, d.SealedPassword, d.CreatedAt)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: stored user %s: %w", domain.MaskPhone(d.Phone), err)
+// toDomain rebuilds the user found under phone, the key it was looked up
+// by, without parsing the number again.
+func (d userDoc) toDomain(phone domain.PhoneNumber) (*domain.User, error) {
+	if d.Phone != phone.E164() {
+		return nil, fmt.Errorf("mongo: user record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
 	}
-	return u, nil
+	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt), nil
 }
 
 func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
@@ -114,7 +115,7 @@ func (r *Users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 	if err != nil {
 		return nil, wrap("find user", err)
 	}
-	return d.toDomain()
+	return d.toDomain(phone)
 }
 
 // Exists reports whether phone has an account.
