@@ -77,6 +77,9 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		// The hashmap freelist keeps commits fast as the file grows to
 		// millions of users; the default array one is linear in free pages.
 		FreelistType: bbolt.FreelistMapType,
+		// Nothing reads bbolt's statistics, and keeping them takes a
+		// process-wide lock twice in every read transaction.
+		NoStatistics: true,
 	})
 	if err != nil {
 		return nil, unavailable("open "+path, err)
