@@ -18,6 +18,7 @@
 //	BENCH_LOG_LEVEL         the service's LOG_LEVEL (warn: no access log line per request)
 //	BENCH_PROFILE           a directory: save CPU profiles of the service and the load generator per phase
 //	BENCH_LOADGEN_PROCS     GOMAXPROCS of the load generator (default: all CPUs)
+//	BENCH_STALL_PROBE       length of the CPU-stall probe before and after the phases (2s; 0 skips it)
 //	MONGO_URI               run against this MongoDB (a fresh database, dropped at the end)
 //
 // The service runs with its production code and its SMS rate limits off
@@ -67,6 +68,7 @@ type settings struct {
 	profileDir     string
 	mongoURI       string
 	mongoDatabase  string
+	stallProbe     time.Duration
 }
 
 func loadSettings() (settings, error) {
@@ -74,6 +76,7 @@ func loadSettings() (settings, error) {
 		duration: 10 * time.Second, users: 10_000, concurrency: 64, regConcurrency: 256,
 		phases: map[string]bool{}, logLevel: envOr("BENCH_LOG_LEVEL", "warn"),
 		profileDir: os.Getenv("BENCH_PROFILE"), mongoURI: os.Getenv("MONGO_URI"),
+		stallProbe: 2 * time.Second,
 	}
 	var errs []error
 	if v := os.Getenv("BENCH_DURATION"); v != "" {
@@ -82,6 +85,13 @@ func loadSettings() (settings, error) {
 			errs = append(errs, fmt.Errorf("BENCH_DURATION: want a duration of 1s or more, have %q", v))
 		}
 		s.duration = d
+	}
+	if v := os.Getenv("BENCH_STALL_PROBE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("BENCH_STALL_PROBE: want a duration (0 skips the probe), have %q", v))
+		}
+		s.stallProbe = d
 	}
 	for _, n := range []struct {
 		name string
@@ -158,8 +168,14 @@ func run() error {
 	}
 	fmt.Printf("phoneauth bench: %s, Go %s, %d CPUs, %s per phase, %d users, load average %s at start\n",
 		store, runtime.Version(), runtime.NumCPU(), s.duration, s.users, loadAverage())
+	if s.stallProbe > 0 {
+		fmt.Println("before: " + probeStalls(s.stallProbe).String())
+	}
 	defer func() {
-		fmt.Printf("load average %s at end (other processes on the machine skew every figure)\n", loadAverage())
+		if s.stallProbe > 0 {
+			fmt.Println("after: " + probeStalls(s.stallProbe).String())
+		}
+		fmt.Printf("load average %s at end\n", loadAverage())
 	}()
 
 	var preloadTook time.Duration
