@@ -401,6 +401,34 @@ func TestLoginLockout(t *testing.T) {
 	}
 }
 
+// TestLoginResetsOnlyCountedFailures: a success forgets the failures
+// before it (four, then four more, never lock), and a success with no
+// failures on record writes nothing to the lockout store.
+func TestLoginResetsOnlyCountedFailures(t *testing.T) {
+	f := newFakes(t)
+	register(t, f, phone, "password1", "a@qq.com")
+	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok0", f.Clock.Now().Unix())); err != nil {
+		t.Fatalf("first login: %v", err)
+	}
+	if n := f.Lockouts.Resets(); n != 0 {
+		t.Fatalf("a login with no failures reset the lockout %d times", n)
+	}
+	for round := 1; round <= 2; round++ {
+		for i := range 4 {
+			r := "w" + strconv.Itoa(round) + strconv.Itoa(i)
+			if _, err := f.App.Login.Handle(ctx, loginReq("wrong-pass", r, f.Clock.Now().Unix())); !errors.Is(err, domain.ErrWrongPassword) {
+				t.Fatalf("round %d, wrong %d: %v", round, i, err)
+			}
+		}
+		if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok"+strconv.Itoa(round), f.Clock.Now().Unix())); err != nil {
+			t.Fatalf("round %d: login after 4 failures: %v", round, err)
+		}
+		if n := f.Lockouts.Resets(); n != round {
+			t.Fatalf("round %d: %d resets, want %d", round, n, round)
+		}
+	}
+}
+
 func TestStoreOutageIsUnavailable(t *testing.T) {
 	f := newFakes(t)
 	f.Users.Err = application.ErrUnavailable

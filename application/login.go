@@ -66,12 +66,12 @@ func (h *LoginHandler) Handle(ctx context.Context, in Login) (LoginResult, error
 		return LoginResult{}, err
 	}
 	lockKey := "login:" + phone.E164()
-	until, err := h.lockouts.LockedUntil(ctx, lockKey, now)
+	lock, err := h.lockouts.Check(ctx, lockKey, now)
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("read lockout: %w", err)
 	}
-	if until.After(now) {
-		return LoginResult{}, &AccountLockedError{RetryAfter: until.Sub(now)}
+	if lock.Until.After(now) {
+		return LoginResult{}, &AccountLockedError{RetryAfter: lock.Until.Sub(now)}
 	}
 	password, err := h.vault.Open(phone, user.SealedPassword())
 	if err != nil {
@@ -92,8 +92,14 @@ func (h *LoginHandler) Handle(ctx context.Context, in Login) (LoginResult, error
 	if !first {
 		return LoginResult{}, ErrReplayedRequest
 	}
-	if err := h.lockouts.Reset(ctx, lockKey); err != nil {
-		return LoginResult{}, fmt.Errorf("reset lockout: %w", err)
+	// Only failures on record need forgetting: most logins follow none,
+	// and a reset is a write (a round trip with MongoDB). A failure that
+	// races this login may stay counted; it would have been counted had
+	// it come a moment later.
+	if lock.Failures > 0 {
+		if err := h.lockouts.Reset(ctx, lockKey); err != nil {
+			return LoginResult{}, fmt.Errorf("reset lockout: %w", err)
+		}
 	}
 	token, expiresIn, err := h.tokens.Issue(user.ID(), newID(), now)
 	if err != nil {

@@ -56,12 +56,22 @@ type RateLimiter interface {
 
 // Lockouts tracks wrong passwords per account. Fail counts one and, when
 // the count reaches max within lockFor of the first, locks the key until
-// now+lockFor and returns that time; LockedUntil reports a live lock (zero
-// time if none); Reset forgets the key after a successful login.
+// now+lockFor and returns that time; Check reports what is held for the
+// key now; Reset forgets the key after a successful login.
 type Lockouts interface {
-	LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error)
+	Check(ctx context.Context, key string, now time.Time) (LockState, error)
 	Fail(ctx context.Context, key string, max int, lockFor time.Duration, now time.Time) (time.Time, error)
 	Reset(ctx context.Context, key string) error
+}
+
+// LockState is what a Lockouts store holds for a key at a moment.
+type LockState struct {
+	// Until is the end of a live lock; zero if the key is not locked.
+	Until time.Time
+	// Failures is the count of wrong passwords in the key's live window
+	// (or that set its live lock); zero when nothing is held, so that a
+	// successful login has nothing to reset.
+	Failures int
 }
 
 // Nonces remembers login requests already accepted. Claim returns true the

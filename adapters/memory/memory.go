@@ -103,13 +103,18 @@ func NewLockouts(maxEntries int, log *zap.Logger) *Lockouts {
 	return &Lockouts{t: newTable[failures]("lockouts", maxEntries, named(log))}
 }
 
-// LockedUntil returns the end of key's live lock, or the zero time.
-func (l *Lockouts) LockedUntil(_ context.Context, key string, now time.Time) (time.Time, error) {
+// Check returns the end of key's live lock (zero if none) and the
+// failures counted in its live window.
+func (l *Lockouts) Check(_ context.Context, key string, now time.Time) (application.LockState, error) {
 	e, live := l.t.get(key, now.UnixNano())
-	if !live || !e.val.locked {
-		return time.Time{}, nil
+	if !live {
+		return application.LockState{}, nil
 	}
-	return time.Unix(0, e.expires).UTC(), nil
+	st := application.LockState{Failures: e.val.count}
+	if e.val.locked {
+		st.Until = time.Unix(0, e.expires).UTC()
+	}
+	return st, nil
 }
 
 // Fail counts a wrong password for key and returns the lock's end when

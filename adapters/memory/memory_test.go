@@ -320,7 +320,7 @@ func BenchmarkClaimParallel(b *testing.B) {
 	})
 }
 
-func BenchmarkLockedUntilParallel(b *testing.B) {
+func BenchmarkCheckLockParallel(b *testing.B) {
 	l := memory.NewLockouts(0, nil)
 	keys := benchKeys("login:+86138", 10000)
 	for _, k := range keys[:1000] {
@@ -331,7 +331,7 @@ func BenchmarkLockedUntilParallel(b *testing.B) {
 		i := int(seq.Add(1)) * 7919
 		for pb.Next() {
 			i++
-			_, _ = l.LockedUntil(b.Context(), keys[i%len(keys)], base)
+			_, _ = l.Check(b.Context(), keys[i%len(keys)], base)
 		}
 	})
 }

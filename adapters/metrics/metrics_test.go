@@ -90,7 +90,7 @@ func TestStoreDecorators(t *testing.T) {
 	if d, err := m.RateLimiter(apptest.NewLimits()).Allow(ctx, "k", 1, time.Minute, t0); err != nil || !d.Allowed {
 		t.Fatalf("Allow: %v %v", d, err)
 	}
-	if _, err := m.Lockouts(apptest.NewLockouts()).LockedUntil(ctx, "k", t0); err != nil {
+	if _, err := m.Lockouts(apptest.NewLockouts()).Check(ctx, "k", t0); err != nil {
 		t.Fatal(err)
 	}
 	if first, err := m.Nonces(apptest.NewNonces()).Claim(ctx, "n", t0.Add(time.Minute)); err != nil || !first {
@@ -103,7 +103,7 @@ func TestStoreDecorators(t *testing.T) {
 		`phoneauth_store_operation_duration_seconds_count{operation="exists",result="unavailable",store="users"} 1`,
 		`phoneauth_store_operation_duration_seconds_count{operation="update",result="ok",store="pending_registrations"} 1`,
 		`phoneauth_store_operation_duration_seconds_count{operation="allow",result="ok",store="rate_limits"} 1`,
-		`phoneauth_store_operation_duration_seconds_count{operation="locked_until",result="ok",store="lockouts"} 1`,
+		`phoneauth_store_operation_duration_seconds_count{operation="check",result="ok",store="lockouts"} 1`,
 		`phoneauth_store_operation_duration_seconds_count{operation="claim",result="ok",store="nonces"} 1`,
 	} {
 		if !strings.Contains(out, want+"\n") {

@@ -143,19 +143,19 @@ func (l *rateLimiter) Allow(ctx context.Context, key string, limit int, window t
 // Lockouts times every call to next.
 func (m *Metrics) Lockouts(next application.Lockouts) application.Lockouts {
 	return &lockouts{next: next,
-		lockedUntil: m.timer(StoreLockouts, "locked_until"), fail: m.timer(StoreLockouts, "fail"), reset: m.timer(StoreLockouts, "reset")}
+		check: m.timer(StoreLockouts, "check"), fail: m.timer(StoreLockouts, "fail"), reset: m.timer(StoreLockouts, "reset")}
 }
 
 type lockouts struct {
-	next                     application.Lockouts
-	lockedUntil, fail, reset timer
+	next               application.Lockouts
+	check, fail, reset timer
 }
 
-func (l *lockouts) LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
+func (l *lockouts) Check(ctx context.Context, key string, now time.Time) (application.LockState, error) {
 	start := time.Now()
-	t, err := l.next.LockedUntil(ctx, key, now)
-	l.lockedUntil.done(start, err)
-	return t, err
+	st, err := l.next.Check(ctx, key, now)
+	l.check.done(start, err)
+	return st, err
 }
 
 func (l *lockouts) Fail(ctx context.Context, key string, max int, lockFor time.Duration, now time.Time) (time.Time, error) {

@@ -7,6 +7,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/phoneauth/phoneauth/application"
 )
 
 // Lockouts counts wrong passwords per key, one document per key, shared by
@@ -34,26 +36,35 @@ func (d *lockoutDoc) lockedAt(now time.Time) time.Time {
 	return time.Time{}
 }
 
-// LockedUntil returns the end of key's live lock, or the zero time.
-func (l *Lockouts) LockedUntil(ctx context.Context, key string, now time.Time) (time.Time, error) {
+// Check returns the end of key's live lock (zero if none) and the
+// failures counted in its live window; a document past its expires_at,
+// not yet removed by the TTL index or the sweeper, holds nothing.
+func (l *Lockouts) Check(ctx context.Context, key string, now time.Time) (application.LockState, error) {
 	ctx, cancel := l.s.op(ctx)
 	defer cancel()
 	d, err := l.find(ctx, key)
 	if err != nil || d == nil {
-		return time.Time{}, err
+		return application.LockState{}, err
 	}
-	return d.lockedAt(now.Truncate(time.Millisecond)), nil
+	now = now.Truncate(time.Millisecond)
+	if !now.Before(d.ExpiresAt) {
+		return application.LockState{}, nil
+	}
+	return application.LockState{Until: d.lockedAt(now), Failures: int(d.Count)}, nil
 }
 
 // Fail counts one wrong password. When max failures fall within lockFor of
 // the first, the key is locked until now+lockFor and that time returned;
 // otherwise it returns the zero time (or the end of a lock already in
-// force, which a concurrent failure may have just set). max <= 0 never
-// locks.
+// force, which a concurrent failure may have just set). A max or lockFor
+// of zero or less never locks, so nothing is counted (or written).
 //
 // The read-modify-write is a compare-and-swap on a per-write version, as
 // for pending registrations: failures are rare, so conflicts are too.
 func (l *Lockouts) Fail(ctx context.Context, key string, max int, lockFor time.Duration, now time.Time) (time.Time, error) {
+	if max < 1 || lockFor <= 0 {
+		return time.Time{}, nil
+	}
 	now = now.Truncate(time.Millisecond)
 	ctx, cancel := l.s.op(ctx)
 	defer cancel()

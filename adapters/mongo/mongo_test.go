@@ -379,8 +379,8 @@ func TestLockouts(t *testing.T) {
 	lk := s.Lockouts()
 	const max, lockFor = 3, 15 * time.Minute
 
-	if until, err := lk.LockedUntil(ctx, "a", t0); err != nil || !until.IsZero() {
-		t.Fatalf("LockedUntil(new) = %v, %v", until, err)
+	if st, err := lk.Check(ctx, "a", t0); err != nil || st != (application.LockState{}) {
+		t.Fatalf("Check(new) = %+v, %v", st, err)
 	}
 	for i := range max - 1 {
 		if until, err := lk.Fail(ctx, "a", max, lockFor, t0.Add(time.Duration(i)*time.Minute)); err != nil || !until.IsZero() {
@@ -392,11 +392,11 @@ func TestLockouts(t *testing.T) {
 	if err != nil || !until.Equal(at.Add(lockFor)) {
 		t.Fatalf("Fail %d = %v, %v; want locked until %v", max, until, err, at.Add(lockFor))
 	}
-	if got, _ := lk.LockedUntil(ctx, "a", at.Add(time.Minute)); !got.Equal(until) {
-		t.Errorf("LockedUntil during lock = %v, want %v", got, until)
+	if got, _ := lk.Check(ctx, "a", at.Add(time.Minute)); !got.Until.Equal(until) || got.Failures != max {
+		t.Errorf("Check during lock = %+v, want until %v after %d failures", got, until, max)
 	}
-	if got, _ := lk.LockedUntil(ctx, "a", until); !got.IsZero() {
-		t.Errorf("LockedUntil after lock = %v, want zero", got)
+	if got, _ := lk.Check(ctx, "a", until); got != (application.LockState{}) {
+		t.Errorf("Check after lock = %+v, want nothing held", got)
 	}
 	// After the lock the count starts again.
 	if got, _ := lk.Fail(ctx, "a", max, lockFor, until); !got.IsZero() {

@@ -127,25 +127,28 @@ func testLockouts(t *testing.T, newStores func(*testing.T) Stores) {
 		}
 		return until
 	}
-	lockedUntil := func(t *testing.T, l application.Lockouts, key string, now time.Time) time.Time {
+	check := func(t *testing.T, l application.Lockouts, key string, now time.Time) application.LockState {
 		t.Helper()
-		until, err := l.LockedUntil(t.Context(), key, now)
+		st, err := l.Check(t.Context(), key, now)
 		if err != nil {
-			t.Fatalf("LockedUntil(%q, base+%v): %v", key, now.Sub(base), err)
+			t.Fatalf("Check(%q, base+%v): %v", key, now.Sub(base), err)
 		}
-		return until
+		return st
 	}
 	// failBelowMax records max-1 failures from start, one a second, and
-	// checks that none of them locks.
+	// checks that each is counted and none of them locks.
 	failBelowMax := func(t *testing.T, l application.Lockouts, key string, start time.Time) {
 		t.Helper()
+		if st := check(t, l, key, start); st != (application.LockState{}) {
+			t.Fatalf("before the failures from base+%v, Check = %+v, want nothing held", start.Sub(base), st)
+		}
 		for i := range maxFailures - 1 {
 			now := start.Add(time.Duration(i) * time.Second)
 			if until := fail(t, l, key, now); !until.IsZero() {
 				t.Fatalf("failure %d locked until base+%v", i+1, until.Sub(base))
 			}
-			if until := lockedUntil(t, l, key, now); !until.IsZero() {
-				t.Fatalf("after failure %d, LockedUntil = base+%v", i+1, until.Sub(base))
+			if st := check(t, l, key, now); !st.Until.IsZero() || st.Failures != i+1 {
+				t.Fatalf("after failure %d, Check = %+v, want %d failures and no lock", i+1, st, i+1)
 			}
 		}
 	}
@@ -159,12 +162,12 @@ func testLockouts(t *testing.T, newStores func(*testing.T) Stores) {
 			t.Fatalf("failure %d returned %v, want lock until %v", maxFailures, until, want)
 		}
 		for _, now := range []time.Time{at, at.Add(lockFor - time.Second)} {
-			if until := lockedUntil(t, l, "k", now); !sameMillis(until, want) {
-				t.Errorf("LockedUntil(base+%v) = %v, want %v", now.Sub(base), until, want)
+			if st := check(t, l, "k", now); !sameMillis(st.Until, want) || st.Failures != maxFailures {
+				t.Errorf("Check(base+%v) = %+v, want lock until %v after %d failures", now.Sub(base), st, want, maxFailures)
 			}
 		}
-		if until := lockedUntil(t, l, "k", want.Add(time.Second)); !until.IsZero() {
-			t.Errorf("LockedUntil after the lock ended = %v, want zero", until)
+		if st := check(t, l, "k", want.Add(time.Second)); st != (application.LockState{}) {
+			t.Errorf("Check after the lock ended = %+v, want nothing held", st)
 		}
 		// The lock's end also forgets the failures behind it.
 		failBelowMax(t, l, "k", want.Add(time.Second))
@@ -189,8 +192,8 @@ func testLockouts(t *testing.T, newStores func(*testing.T) Stores) {
 		if err := l.Reset(t.Context(), "k"); err != nil {
 			t.Fatalf("Reset: %v", err)
 		}
-		if until := lockedUntil(t, l, "k", base.Add(2*time.Minute)); !until.IsZero() {
-			t.Errorf("LockedUntil after Reset = %v, want zero", until)
+		if st := check(t, l, "k", base.Add(2*time.Minute)); st != (application.LockState{}) {
+			t.Errorf("Check after Reset = %+v, want nothing held", st)
 		}
 	})
 
@@ -210,8 +213,8 @@ func testLockouts(t *testing.T, newStores func(*testing.T) Stores) {
 				t.Fatalf("Fail %d with max 0 = %v, %v; want zero, nil", i+1, until, err)
 			}
 		}
-		if until := lockedUntil(t, l, "k", base.Add(time.Minute)); !until.IsZero() {
-			t.Errorf("LockedUntil after failures with max 0 = %v, want zero", until)
+		if st := check(t, l, "k", base.Add(time.Minute)); st != (application.LockState{}) {
+			t.Errorf("Check after failures with max 0 = %+v, want nothing counted", st)
 		}
 	})
 
@@ -222,8 +225,8 @@ func testLockouts(t *testing.T, newStores func(*testing.T) Stores) {
 		if until := fail(t, l, "a", base.Add(time.Minute)); until.IsZero() {
 			t.Errorf("key a did not lock")
 		}
-		if until := lockedUntil(t, l, "b", base.Add(time.Minute)); !until.IsZero() {
-			t.Errorf("locking a locked b")
+		if st := check(t, l, "b", base.Add(time.Minute)); !st.Until.IsZero() || st.Failures != maxFailures-1 {
+			t.Errorf("locking a changed b: Check = %+v", st)
 		}
 	})
 }

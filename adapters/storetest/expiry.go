@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
 )
 
@@ -95,11 +96,11 @@ func testExpirers(t *testing.T, newStores func(*testing.T) Stores) {
 			}
 		}
 		if s.Lockouts != nil {
-			if until, err := s.Lockouts.LockedUntil(ctx, "expired-lock", base.Add(time.Second)); err != nil || !until.IsZero() {
-				t.Errorf("expired lock still stored: LockedUntil = %v, %v", until, err)
+			if st, err := s.Lockouts.Check(ctx, "expired-lock", base.Add(time.Second)); err != nil || st != (application.LockState{}) {
+				t.Errorf("expired lock still stored: Check = %+v, %v", st, err)
 			}
-			if until, err := s.Lockouts.LockedUntil(ctx, "live", sweepAt); err != nil || !sameMillis(until, base.Add(long)) {
-				t.Errorf("live lock lost: LockedUntil = %v, %v", until, err)
+			if st, err := s.Lockouts.Check(ctx, "live", sweepAt); err != nil || !sameMillis(st.Until, base.Add(long)) {
+				t.Errorf("live lock lost: Check = %+v, %v", st, err)
 			}
 		}
 		if s.Nonces != nil {

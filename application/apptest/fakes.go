@@ -191,26 +191,44 @@ func (f *Limits) Allow(_ context.Context, key string, limit int, win time.Durati
 	return application.Decision{Allowed: true}, nil
 }
 
+// failWindow is a key's failures counted until end.
+type failWindow struct {
+	end   time.Time
+	count int
+}
+
 // Lockouts is a fake application.Lockouts.
 type Lockouts struct {
-	mu    sync.Mutex
-	fails map[string]window
-	until map[string]time.Time
+	mu     sync.Mutex
+	fails  map[string]failWindow
+	until  map[string]time.Time
+	locked map[string]int // failures that set the lock
+	resets int
 }
 
 // NewLockouts returns an empty fake.
 func NewLockouts() *Lockouts {
-	return &Lockouts{fails: map[string]window{}, until: map[string]time.Time{}}
+	return &Lockouts{fails: map[string]failWindow{}, until: map[string]time.Time{}, locked: map[string]int{}}
 }
 
-// LockedUntil returns a live lock's end, or zero.
-func (f *Lockouts) LockedUntil(_ context.Context, key string, now time.Time) (time.Time, error) {
+// Check returns a live lock's end and the failures of a live window.
+func (f *Lockouts) Check(_ context.Context, key string, now time.Time) (application.LockState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if u := f.until[key]; u.After(now) {
-		return u, nil
+		return application.LockState{Until: u, Failures: f.locked[key]}, nil
 	}
-	return time.Time{}, nil
+	if w, ok := f.fails[key]; ok && now.Before(w.end) {
+		return application.LockState{Failures: w.count}, nil
+	}
+	return application.LockState{}, nil
+}
+
+// Resets returns how many times Reset was called.
+func (f *Lockouts) Resets() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.resets
 }
 
 // Fail counts a failure and locks at max.
@@ -218,12 +236,13 @@ func (f *Lockouts) Fail(_ context.Context, key string, max int, lockFor time.Dur
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	w := f.fails[key]
-	if w.start.IsZero() || !now.Before(w.start.Add(lockFor)) {
-		w = window{start: now}
+	if w.end.IsZero() || !now.Before(w.end) {
+		w = failWindow{end: now.Add(lockFor)}
 	}
 	w.count++
 	if w.count >= max {
 		f.until[key] = now.Add(lockFor)
+		f.locked[key] = w.count
 		delete(f.fails, key)
 		return f.until[key], nil
 	}
@@ -237,6 +256,8 @@ func (f *Lockouts) Reset(_ context.Context, key string) error {
 	defer f.mu.Unlock()
 	delete(f.fails, key)
 	delete(f.until, key)
+	delete(f.locked, key)
+	f.resets++
 	return nil
 }
 
