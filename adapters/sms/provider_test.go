@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -63,23 +62,6 @@ func newVendors(t *testing.T, providers string) *vendors {
 	return v
 }
 
-type recorder struct {
-	mu       sync.Mutex
-	attempts []string
-}
-
-func (r *recorder) SMSAttempt(vendor, outcome string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.attempts = append(r.attempts, vendor+":"+outcome)
-}
-
-func (r *recorder) String() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.Join(r.attempts, " ")
-}
-
 func TestFailoverOrderAcrossRealAdapters(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -118,7 +100,7 @@ func TestFailoverOrderAcrossRealAdapters(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			v := newVendors(t, tt.providers)
 			tt.setup(v)
-			rec := &recorder{}
+			rec := &smstest.Recorder{}
 			core, logs := observer.New(zapcore.InfoLevel)
 			sender, err := sms.NewWithObserver(v.cfg, zap.New(core), rec)
 			if err != nil {

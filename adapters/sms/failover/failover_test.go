@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/phoneauth/phoneauth/adapters/sms/failover"
+	"github.com/phoneauth/phoneauth/adapters/sms/internal/smstest"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
 )
@@ -37,17 +37,6 @@ func (v *vendor) SendCode(context.Context, domain.PhoneNumber, string, time.Dura
 		v.onTry()
 	}
 	return v.err
-}
-
-type recorder struct {
-	mu       sync.Mutex
-	attempts []string
-}
-
-func (r *recorder) SMSAttempt(vendor, outcome string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.attempts = append(r.attempts, vendor+":"+outcome)
 }
 
 func kindErr(vendor string, k application.SMSErrorKind) *application.SMSError {
@@ -78,7 +67,7 @@ func TestFailoverRule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			vs := []*vendor{{name: "a", err: tt.errs[0]}, {name: "b", err: tt.errs[1]}}
-			rec := &recorder{}
+			rec := &smstest.Recorder{}
 			core, logs := observer.New(zapcore.DebugLevel)
 			s := failover.New(zap.New(core), vs[0], vs[1]).WithObserver(rec)
 
@@ -89,8 +78,8 @@ func TestFailoverRule(t *testing.T) {
 					t.Errorf("vendor %s called %d times, want %d", v.name, v.calls, tt.wantCalls[i])
 				}
 			}
-			if strings.Join(rec.attempts, " ") != strings.Join(tt.wantTries, " ") {
-				t.Errorf("observed %v, want %v", rec.attempts, tt.wantTries)
+			if got := rec.String(); got != strings.Join(tt.wantTries, " ") {
+				t.Errorf("observed %q, want %v", got, tt.wantTries)
 			}
 			if tt.wantErrOf < 0 {
 				if err != nil {
