@@ -3,14 +3,11 @@ package httpapi_test
 import (
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"go.uber.org/zap"
 
 	httpapi "github.com/phoneauth/phoneauth/adapters/http"
 	"github.com/phoneauth/phoneauth/application/apptest"
@@ -19,15 +16,7 @@ import (
 // serveReady is serve with a readiness check.
 func serveReady(t *testing.T, cfg httpapi.Config, ready httpapi.Readiness) *fixture {
 	t.Helper()
-	f := apptest.New(t0, apptest.DefaultPolicy())
-	srv := httpapi.New(f.App, cfg, ready, zap.NewNop())
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.App().Listener(ln) }()
-	t.Cleanup(func() { _ = srv.App().Shutdown() })
-	return &fixture{f: f, srv: srv, base: "http://" + ln.Addr().String()}
+	return serveWith(t, apptest.New(t0, apptest.DefaultPolicy()), cfg, ready)
 }
 
 func TestReadyz(t *testing.T) {

@@ -43,7 +43,14 @@ func newFixture(t *testing.T, cfg httpapi.Config) *fixture {
 
 func serve(t *testing.T, f *apptest.Fakes, cfg httpapi.Config) *fixture {
 	t.Helper()
-	srv := httpapi.New(f.App, cfg, nil, zap.NewNop())
+	return serveWith(t, f, cfg, nil)
+}
+
+// serveWith serves f's application with readiness check ready on a
+// loopback port until the test ends.
+func serveWith(t *testing.T, f *apptest.Fakes, cfg httpapi.Config, ready httpapi.Readiness) *fixture {
+	t.Helper()
+	srv := httpapi.New(f.App, cfg, ready, zap.NewNop())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
