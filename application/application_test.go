@@ -28,7 +28,7 @@ func newFakes(t *testing.T) *apptest.Fakes {
 
 func sendCode(t *testing.T, f *apptest.Fakes, ph string) string {
 	t.Helper()
-	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: ph, ClientIP: "192.0.2." + ph[len(ph)-2:]}); err != nil {
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: ph, ClientNet: "192.0.2." + ph[len(ph)-2:]}); err != nil {
 		t.Fatalf("SendCode(%s): %v", ph, err)
 	}
 	p := domain.MustParsePhoneNumber(ph)
@@ -99,7 +99,7 @@ func TestSendCodeRateLimits(t *testing.T) {
 		f := newFakes(t)
 		sendCode(t, f, phone)
 		f.Clock.Advance(59 * time.Second)
-		err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientIP: "192.0.2.1"})
+		err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientNet: "192.0.2.1"})
 		var rl *application.RateLimitedError
 		if !errors.As(err, &rl) || rl.Kind != "cooldown" || rl.RetryAfter != time.Second {
 			t.Fatalf("resend at 59s: %v", err)
@@ -114,7 +114,7 @@ func TestSendCodeRateLimits(t *testing.T) {
 			f.Clock.Advance(61 * time.Second)
 		}
 		var rl *application.RateLimitedError
-		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientIP: "192.0.2.1"}); !errors.As(err, &rl) || rl.Kind != "phone_daily" {
+		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientNet: "192.0.2.1"}); !errors.As(err, &rl) || rl.Kind != "phone_daily" {
 			t.Fatalf("11th send in a day: %v", err)
 		}
 		f.Clock.Advance(24 * time.Hour)
@@ -123,15 +123,15 @@ func TestSendCodeRateLimits(t *testing.T) {
 	t.Run("hourly per IP", func(t *testing.T) {
 		f := newFakes(t)
 		for i := range 20 {
-			if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "138000000" + strconv.Itoa(10+i), ClientIP: "192.0.2.9"}); err != nil {
+			if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "138000000" + strconv.Itoa(10+i), ClientNet: "192.0.2.9"}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		var rl *application.RateLimitedError
-		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000099", ClientIP: "192.0.2.9"}); !errors.As(err, &rl) || rl.Kind != "ip_hourly" {
+		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000099", ClientNet: "192.0.2.9"}); !errors.As(err, &rl) || rl.Kind != "ip_hourly" {
 			t.Fatalf("21st send from one IP: %v", err)
 		}
-		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000098", ClientIP: "192.0.2.10"}); err != nil {
+		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000098", ClientNet: "192.0.2.10"}); err != nil {
 			t.Fatalf("another IP: %v", err)
 		}
 	})
@@ -140,12 +140,12 @@ func TestSendCodeRateLimits(t *testing.T) {
 		p.HourlyLimitGlobal = 3
 		f := apptest.New(t0, p)
 		for i := range 3 {
-			if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "138000000" + strconv.Itoa(10+i), ClientIP: "198.51.100." + strconv.Itoa(i)}); err != nil {
+			if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "138000000" + strconv.Itoa(10+i), ClientNet: "198.51.100." + strconv.Itoa(i)}); err != nil {
 				t.Fatal(err)
 			}
 		}
 		var rl *application.RateLimitedError
-		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000050", ClientIP: "203.0.113.1"}); !errors.As(err, &rl) || rl.Kind != "global_hourly" {
+		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000050", ClientNet: "203.0.113.1"}); !errors.As(err, &rl) || rl.Kind != "global_hourly" {
 			t.Fatalf("over global budget: %v", err)
 		}
 		if f.SMS.Sent() != 3 {
@@ -158,7 +158,7 @@ func TestSendCodeVendorRefusalKillsCode(t *testing.T) {
 	f := newFakes(t)
 	refusal := &application.SMSError{Vendor: "cloopen", Kind: application.SMSRefused, Code: "160038", Message: "短信验证码发送过频繁"}
 	f.SMS.Fail = refusal
-	err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientIP: "192.0.2.1"})
+	err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientNet: "192.0.2.1"})
 	if !errors.Is(err, refusal) {
 		t.Fatalf("err = %v, want the vendor refusal", err)
 	}

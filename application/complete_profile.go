@@ -10,8 +10,9 @@ import (
 
 // CompleteProfile is step 4.
 type CompleteProfile struct {
-	Phone string
-	Email string
+	Phone     string
+	Email     string
+	ClientNet string
 }
 
 // CompleteProfileHandler turns a finished registration into a User.

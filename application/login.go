@@ -18,6 +18,9 @@ type Login struct {
 	EncryptionStr string
 	RandomStr     string
 	TimeStamp     string
+	// ClientNet names the client's network, the key of every per-client
+	// limit: the HTTP edge fills it from the client's address.
+	ClientNet string
 }
 
 // LoginResult is a successful login.

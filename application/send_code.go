@@ -11,8 +11,9 @@ import (
 
 // SendCode is step 1: a phone number asks for a verification code.
 type SendCode struct {
-	Phone    string
-	ClientIP string
+	Phone string
+	// ClientNet names the client's network (see Login.ClientNet).
+	ClientNet string
 }
 
 // SendCodeHandler sends registration codes.
@@ -51,7 +52,7 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 		return domain.ErrCountryNotAllowed
 	}
 	now := h.clock.Now()
-	if err := h.checkLimits(ctx, phone, in.ClientIP, now); err != nil {
+	if err := h.checkLimits(ctx, phone, in.ClientNet, now); err != nil {
 		return err
 	}
 	code, err := newCode()

@@ -13,6 +13,7 @@ type SetPassword struct {
 	Phone           string
 	Password        string
 	PasswordConfirm string
+	ClientNet       string
 }
 
 // SetPasswordHandler stores the sealed password on a verified registration.

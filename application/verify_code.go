@@ -8,8 +8,9 @@ import (
 
 // VerifyCode is step 2: the code the user typed.
 type VerifyCode struct {
-	Phone string
-	Code  string
+	Phone     string
+	Code      string
+	ClientNet string
 }
 
 // VerifyCodeHandler checks codes.

@@ -104,7 +104,7 @@ func (s *Server) step1(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.SendCode.Handle(c.UserContext(), application.SendCode{Phone: f[0], ClientIP: s.clientIP(c)}); err != nil {
+	if err := s.app.SendCode.Handle(c.UserContext(), application.SendCode{Phone: f[0], ClientNet: s.clientIP(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgSent)
@@ -116,7 +116,7 @@ func (s *Server) step2(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1]}); err != nil {
+	if err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1], ClientNet: s.clientIP(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgVerified)
@@ -128,7 +128,7 @@ func (s *Server) step3(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.SetPassword.Handle(c.UserContext(), application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2]}); err != nil {
+	if err := s.app.SetPassword.Handle(c.UserContext(), application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2], ClientNet: s.clientIP(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgPasswordSet)
@@ -140,7 +140,7 @@ func (s *Server) step4(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.CompleteProfile.Handle(c.UserContext(), application.CompleteProfile{Phone: f[0], Email: f[1]}); err != nil {
+	if err := s.app.CompleteProfile.Handle(c.UserContext(), application.CompleteProfile{Phone: f[0], Email: f[1], ClientNet: s.clientIP(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgRegistered)
@@ -154,7 +154,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.app.Login.Handle(c.UserContext(), application.Login{Phone: f[0], EncryptionStr: f[1], RandomStr: f[2], TimeStamp: f[3]})
+	res, err := s.app.Login.Handle(c.UserContext(), application.Login{Phone: f[0], EncryptionStr: f[1], RandomStr: f[2], TimeStamp: f[3], ClientNet: s.clientIP(c)})
 	if err != nil {
 		return err
 	}

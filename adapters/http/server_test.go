@@ -88,7 +88,7 @@ func (x *fixture) post(t *testing.T, path, body string) (int, string) {
 // Setup helpers drive the fakes straight through the application.
 func (x *fixture) sent(t *testing.T) string {
 	t.Helper()
-	if err := x.f.App.SendCode.Handle(context.Background(), application.SendCode{Phone: phone, ClientIP: "192.0.2.200"}); err != nil {
+	if err := x.f.App.SendCode.Handle(context.Background(), application.SendCode{Phone: phone, ClientNet: "192.0.2.200"}); err != nil {
 		t.Fatal(err)
 	}
 	return x.f.SMS.Code(e164)
@@ -317,7 +317,7 @@ func TestPanicBecomes500(t *testing.T) {
 	}
 }
 
-func TestClientIPForRateLimits(t *testing.T) {
+func TestClientNetForRateLimits(t *testing.T) {
 	// With a trusted peer, the right-most untrusted X-Forwarded-For entry
 	// is the client: 20 sends from 203.0.113.7 exhaust its budget even when
 	// the client forges a different left-most entry each time.
@@ -342,7 +342,7 @@ func TestClientIPForRateLimits(t *testing.T) {
 	}
 }
 
-func TestUntrustedPeerCannotForgeClientIP(t *testing.T) {
+func TestUntrustedPeerCannotForgeClientNet(t *testing.T) {
 	p := apptest.DefaultPolicy()
 	p.ResendInterval = 0
 	p.DailyLimitPerPhone = 0
