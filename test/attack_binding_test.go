@@ -156,6 +156,10 @@ func testTokenContinuesFromAnyNetwork(t *testing.T, store options) {
 	in.expectFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword, token), passwordSet)
 	in.expectFrom(t, strangerNet, "/client/register-step-4", step4(ownerEmail, token), registered)
 	in.loginWorks(t, ownerPassword, ownerEmail)
+	// The token is a secret: it is never logged.
+	if logs := in.logText(); strings.Contains(logs, token) || strings.Contains(logs, token[:20]) {
+		t.Fatal("the registration token is in the log")
+	}
 }
 
 func testWrongTokenRefusedOnOwnersNetwork(t *testing.T, store options) {
