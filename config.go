@@ -56,6 +56,9 @@ type Config struct {
 	LoginLockout           time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
 	TokenTTL               time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
 	TrustedProxies         []string      `env:"TRUSTED_PROXIES" envSeparator:","`
+	// RegistrationBinding says who may continue a verified registration:
+	// network, token or off (docs/registration-binding.md).
+	RegistrationBinding domain.RegistrationBinding `env:"REGISTRATION_BINDING" envDefault:"network"`
 
 	HTTPReadTimeout  time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"10s"`
 	HTTPWriteTimeout time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"10s"`

@@ -38,6 +38,7 @@ func TestConfigDefaultsAreSPEC(t *testing.T) {
 		{"TOKEN_TTL", cfg.TokenTTL, 168 * time.Hour},
 		{"LOG_LEVEL", cfg.LogLevel.String(), "info"},
 		{"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout, 15 * time.Second},
+		{"REGISTRATION_BINDING", cfg.RegistrationBinding.String(), "network"},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -60,11 +61,18 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 		"SMS_PROVIDER":              {"SMS_PROVIDER": "carrier-pigeon"},
 		"CODE_MAX_ATTEMPTS":         {"CODE_MAX_ATTEMPTS": "0"},
 		"LOGIN_TIME_WINDOW":         {"LOGIN_TIME_WINDOW": "0s"},
+		"REGISTRATION_BINDING":      {"REGISTRATION_BINDING": "ip"},
 	}
 	for name, vars := range cases {
 		_, err := phoneauth.ParseConfig(vars)
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%v: error %v does not name %s", vars, err, name)
+		}
+	}
+	for _, mode := range []string{"network", "token", "off"} {
+		cfg, err := phoneauth.ParseConfig(map[string]string{"REGISTRATION_BINDING": mode})
+		if err != nil || cfg.RegistrationBinding.String() != mode {
+			t.Errorf("REGISTRATION_BINDING=%s gives %v, %v", mode, cfg.RegistrationBinding, err)
 		}
 	}
 	// A code lifetime over ASVS's 10 minutes is refused.

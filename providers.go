@@ -65,6 +65,7 @@ func providePolicy(cfg Config) (application.Policy, error) {
 		LoginTimeWindow:    cfg.LoginTimeWindow,
 		LoginMaxFailures:   cfg.LoginMaxFailures,
 		LoginLockout:       cfg.LoginLockout,
+		Binding:            cfg.RegistrationBinding,
 	}, nil
 }
 

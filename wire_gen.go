@@ -54,7 +54,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		return nil, nil, err
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, clock)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, clock, policy)
 	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metrics)
 	nonces := provideNonces(phoneauthEmbeddedEphemeral, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
@@ -112,7 +112,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 		return nil, nil, err
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, clock)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, clock, policy)
 	lockouts := provideMongoLockouts(store, metrics)
 	nonces := provideMongoNonces(store, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)

@@ -6,6 +6,7 @@ package application
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"math/big"
 	"time"
@@ -27,6 +28,8 @@ type Policy struct {
 	LoginTimeWindow    time.Duration
 	LoginMaxFailures   int
 	LoginLockout       time.Duration
+	// Binding says who may continue a verified registration.
+	Binding domain.RegistrationBinding
 }
 
 // App groups the use cases the adapters drive.
@@ -54,6 +57,14 @@ func newCode() (string, error) {
 		s = "0" + s
 	}
 	return s, nil
+}
+
+// newRegistrationToken returns 256 random bits, base64url without
+// padding: the token step 2 hands to the client that verified.
+func newRegistrationToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // newID returns 128 random bits as hex, for user and session ids.

@@ -19,6 +19,9 @@ var (
 	ctx   = context.Background()
 	phone = "15850551102"
 	e164  = "+8615850551102"
+	// clientNet is the network of the client that verifies and continues
+	// registrations in these tests.
+	clientNet = "192.0.2.1"
 )
 
 func newFakes(t *testing.T) *apptest.Fakes {
@@ -39,13 +42,13 @@ func sendCode(t *testing.T, f *apptest.Fakes, ph string) string {
 func register(t *testing.T, f *apptest.Fakes, ph, password, email string) {
 	t.Helper()
 	code := sendCode(t, f, ph)
-	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: ph, Code: code}); err != nil {
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: ph, Code: code, ClientNet: clientNet}); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	if err := f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: ph, Password: password, PasswordConfirm: password}); err != nil {
+	if err := f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: ph, Password: password, PasswordConfirm: password, ClientNet: clientNet}); err != nil {
 		t.Fatalf("password: %v", err)
 	}
-	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: ph, Email: email}); err != nil {
+	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: ph, Email: email, ClientNet: clientNet}); err != nil {
 		t.Fatalf("profile: %v", err)
 	}
 }
@@ -170,7 +173,7 @@ func TestSendCodeVendorRefusalKillsCode(t *testing.T) {
 
 func TestVerifyCode(t *testing.T) {
 	f := newFakes(t)
-	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: "123456"}); !errors.Is(err, domain.ErrNoPending) {
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: "123456", ClientNet: clientNet}); !errors.Is(err, domain.ErrNoPending) {
 		t.Fatalf("no pending: %v", err)
 	}
 	code := sendCode(t, f, phone)
@@ -179,14 +182,14 @@ func TestVerifyCode(t *testing.T) {
 		wrong = "111111"
 	}
 	for i := 1; i <= 4; i++ {
-		if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: wrong}); !errors.Is(err, domain.ErrCodeMismatch) {
+		if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: wrong, ClientNet: clientNet}); !errors.Is(err, domain.ErrCodeMismatch) {
 			t.Fatalf("wrong %d: %v", i, err)
 		}
 	}
-	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: "+86 158 5055 1102", Code: code}); err != nil {
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: "+86 158 5055 1102", Code: code, ClientNet: clientNet}); err != nil {
 		t.Fatalf("right code on the 5th try (other spelling of the phone): %v", err)
 	}
-	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code}); !errors.Is(err, domain.ErrCodeExpired) {
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code, ClientNet: clientNet}); !errors.Is(err, domain.ErrCodeExpired) {
 		t.Fatalf("code used twice: %v", err)
 	}
 }
@@ -195,14 +198,14 @@ func TestVerifyCodeDiesAfterFiveWrongTries(t *testing.T) {
 	f := newFakes(t)
 	code := sendCode(t, f, phone)
 	for range 5 {
-		_ = f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: "x"})
+		_, _ = f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: "x", ClientNet: clientNet})
 	}
-	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code}); !errors.Is(err, domain.ErrTooManyAttempts) {
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code, ClientNet: clientNet}); !errors.Is(err, domain.ErrTooManyAttempts) {
 		t.Fatalf("right code after 5 wrong: %v", err)
 	}
 	f.Clock.Advance(time.Minute)
 	code = sendCode(t, f, phone)
-	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code}); err != nil {
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code, ClientNet: clientNet}); err != nil {
 		t.Fatalf("new code after a dead one: %v", err)
 	}
 }
@@ -215,11 +218,11 @@ func TestVerifyCodeConcurrentGuessesAreAllCounted(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: "bad"})
+			_, _ = f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: "bad", ClientNet: clientNet})
 		}()
 	}
 	wg.Wait()
-	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code}); !errors.Is(err, domain.ErrTooManyAttempts) {
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code, ClientNet: clientNet}); !errors.Is(err, domain.ErrTooManyAttempts) {
 		t.Fatalf("after 20 concurrent wrong guesses: %v", err)
 	}
 }
@@ -228,7 +231,7 @@ func TestVerifyCodeExpires(t *testing.T) {
 	f := newFakes(t)
 	code := sendCode(t, f, phone)
 	f.Clock.Advance(5 * time.Minute)
-	err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code})
+	_, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code, ClientNet: clientNet})
 	// An unverified registration lives exactly as long as its code.
 	if !errors.Is(err, domain.ErrNoPending) {
 		t.Fatalf("code at 5 min: %v", err)
@@ -237,7 +240,7 @@ func TestVerifyCodeExpires(t *testing.T) {
 
 func TestSetPassword(t *testing.T) {
 	f := newFakes(t)
-	in := application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1"}
+	in := application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1", ClientNet: clientNet}
 	if err := f.App.SetPassword.Handle(ctx, in); !errors.Is(err, domain.ErrNotVerified) {
 		t.Fatalf("no registration: %v", err)
 	}
@@ -245,7 +248,7 @@ func TestSetPassword(t *testing.T) {
 	if err := f.App.SetPassword.Handle(ctx, in); !errors.Is(err, domain.ErrNotVerified) {
 		t.Fatalf("unverified: %v", err)
 	}
-	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code}); err != nil {
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code, ClientNet: clientNet}); err != nil {
 		t.Fatal(err)
 	}
 	bad := []struct {
@@ -256,7 +259,7 @@ func TestSetPassword(t *testing.T) {
 		{"password1", "password2", domain.ErrPasswordMismatch},
 	}
 	for _, b := range bad {
-		if err := f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: phone, Password: b.pw, PasswordConfirm: b.confirm}); !errors.Is(err, b.want) {
+		if err := f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: phone, Password: b.pw, PasswordConfirm: b.confirm, ClientNet: clientNet}); !errors.Is(err, b.want) {
 			t.Fatalf("%q/%q: %v", b.pw, b.confirm, err)
 		}
 	}
@@ -275,24 +278,24 @@ func TestSetPassword(t *testing.T) {
 
 func TestCompleteProfile(t *testing.T) {
 	f := newFakes(t)
-	in := application.CompleteProfile{Phone: phone, Email: "2214102327@qq.com"}
+	in := application.CompleteProfile{Phone: phone, Email: "2214102327@qq.com", ClientNet: clientNet}
 	if err := f.App.CompleteProfile.Handle(ctx, in); !errors.Is(err, domain.ErrNotVerified) {
 		t.Fatalf("nothing pending: %v", err)
 	}
 	code := sendCode(t, f, phone)
-	_ = f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code})
+	_, _ = f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code, ClientNet: clientNet})
 	if err := f.App.CompleteProfile.Handle(ctx, in); !errors.Is(err, domain.ErrPasswordMissing) {
 		t.Fatalf("no password: %v", err)
 	}
-	_ = f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1"})
-	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: phone, Email: "not-an-email"}); !errors.Is(err, domain.ErrInvalidEmail) {
+	_ = f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1", ClientNet: clientNet})
+	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: phone, Email: "not-an-email", ClientNet: clientNet}); !errors.Is(err, domain.ErrInvalidEmail) {
 		t.Fatalf("bad email: %v", err)
 	}
 	register(t, f, "13900000001", "password2", "2214102327@QQ.com")
 	if err := f.App.CompleteProfile.Handle(ctx, in); !errors.Is(err, domain.ErrEmailTaken) {
 		t.Fatalf("taken email (domain case differs): %v", err)
 	}
-	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: phone, Email: "new@qq.com"}); err != nil {
+	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: phone, Email: "new@qq.com", ClientNet: clientNet}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := f.Pending.Snapshot(domain.MustParsePhoneNumber(phone)); ok {
@@ -307,8 +310,8 @@ func TestCompleteProfile(t *testing.T) {
 func TestCompleteProfileConcurrentMakesOneAccount(t *testing.T) {
 	f := newFakes(t)
 	code := sendCode(t, f, phone)
-	_ = f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code})
-	_ = f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1"})
+	_, _ = f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code, ClientNet: clientNet})
+	_ = f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1", ClientNet: clientNet})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	wins := 0
@@ -316,7 +319,7 @@ func TestCompleteProfileConcurrentMakesOneAccount(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: phone, Email: "u" + strconv.Itoa(i) + "@qq.com"})
+			err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: phone, Email: "u" + strconv.Itoa(i) + "@qq.com", ClientNet: clientNet})
 			if err == nil {
 				mu.Lock()
 				wins++

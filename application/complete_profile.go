@@ -10,9 +10,12 @@ import (
 
 // CompleteProfile is step 4.
 type CompleteProfile struct {
-	Phone     string
-	Email     string
-	ClientNet string
+	Phone string
+	Email string
+	// RegistrationToken is the token step 2 handed out; empty if the
+	// client sent none.
+	RegistrationToken string
+	ClientNet         string
 }
 
 // CompleteProfileHandler turns a finished registration into a User.
@@ -20,11 +23,12 @@ type CompleteProfileHandler struct {
 	users   Users
 	pending PendingRegistrations
 	clock   Clock
+	policy  Policy
 }
 
 // NewCompleteProfileHandler builds the step-4 handler.
-func NewCompleteProfileHandler(users Users, pending PendingRegistrations, clock Clock) *CompleteProfileHandler {
-	return &CompleteProfileHandler{users: users, pending: pending, clock: clock}
+func NewCompleteProfileHandler(users Users, pending PendingRegistrations, clock Clock, policy Policy) *CompleteProfileHandler {
+	return &CompleteProfileHandler{users: users, pending: pending, clock: clock, policy: policy}
 }
 
 // Handle creates the account. Uniqueness of phone and email is the store's
@@ -43,7 +47,8 @@ func (h *CompleteProfileHandler) Handle(ctx context.Context, in CompleteProfile)
 	if err != nil {
 		return err
 	}
-	sealed, err := reg.SealedPasswordForProfile(now)
+	by := domain.RegistrationClient{Token: in.RegistrationToken, Net: in.ClientNet}
+	sealed, err := reg.SealedPasswordForProfile(now, by, h.policy.Binding)
 	if err != nil {
 		return err
 	}

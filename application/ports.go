@@ -33,10 +33,13 @@ type Users interface {
 // applies fn and stores the result as one atomic step (a transaction or a
 // compare-and-swap); fn may run more than once, so it must only change the
 // registration it is given. A registration past its expiry is absent:
-// Update returns domain.ErrNoPending for it.
+// Update returns domain.ErrNoPending for it. Upsert is the same atomic
+// step for a phone that may have no live registration: fn is given the
+// live one or nil, and what it returns (for the same phone) is stored.
 type PendingRegistrations interface {
 	Save(ctx context.Context, p *domain.PendingRegistration) error
 	Update(ctx context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) error) error
+	Upsert(ctx context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) *domain.PendingRegistration) error
 	Get(ctx context.Context, phone domain.PhoneNumber, now time.Time) (*domain.PendingRegistration, error)
 	Delete(ctx context.Context, phone domain.PhoneNumber) error
 }

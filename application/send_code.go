@@ -59,8 +59,14 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 	if err != nil {
 		return fmt.Errorf("draw code: %w", err)
 	}
-	reg := domain.NewPendingRegistration(phone, h.hasher.HashCode(phone, code), now, h.policy.CodeTTL)
-	if err := h.pending.Save(ctx, reg); err != nil {
+	codeHash := h.hasher.HashCode(phone, code)
+	// The new code replaces the old one in the same atomic step that
+	// keeps a verification already made: whoever asks for a code cannot
+	// undo the owner's step 2.
+	err = h.pending.Upsert(ctx, phone, now, func(cur *domain.PendingRegistration) *domain.PendingRegistration {
+		return domain.RenewPendingRegistration(cur, phone, codeHash, now, h.policy.CodeTTL)
+	})
+	if err != nil {
 		return fmt.Errorf("save pending registration: %w", err)
 	}
 	if sendErr := h.sms.SendCode(ctx, phone, code, h.policy.CodeTTL); sendErr != nil {

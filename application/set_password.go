@@ -13,7 +13,10 @@ type SetPassword struct {
 	Phone           string
 	Password        string
 	PasswordConfirm string
-	ClientNet       string
+	// RegistrationToken is the token step 2 handed out; empty if the
+	// client sent none.
+	RegistrationToken string
+	ClientNet         string
 }
 
 // SetPasswordHandler stores the sealed password on a verified registration.
@@ -29,9 +32,10 @@ func NewSetPasswordHandler(pending PendingRegistrations, vault PasswordVault, cl
 	return &SetPasswordHandler{pending: pending, vault: vault, clock: clock, policy: policy}
 }
 
-// Handle answers an unverified phone with domain.ErrNotVerified before it
-// looks at the password, so the endpoint tells nothing to a caller who has
-// not proven the number.
+// Handle answers an unverified phone, and a client that may not continue
+// the registration, with domain.ErrNotVerified before it looks at the
+// password, so the endpoint tells nothing to a caller who has not proven
+// the number.
 func (h *SetPasswordHandler) Handle(ctx context.Context, in SetPassword) error {
 	phone, err := domain.ParsePhoneNumber(in.Phone)
 	if err != nil {
@@ -45,8 +49,9 @@ func (h *SetPasswordHandler) Handle(ctx context.Context, in SetPassword) error {
 	if err != nil {
 		return err
 	}
-	if !reg.IsVerified(now) {
-		return domain.ErrNotVerified
+	by := domain.RegistrationClient{Token: in.RegistrationToken, Net: in.ClientNet}
+	if err := reg.CheckContinue(now, by, h.policy.Binding); err != nil {
+		return err
 	}
 	if err := h.policy.Password.Check(in.Password, in.PasswordConfirm); err != nil {
 		return err
@@ -56,7 +61,7 @@ func (h *SetPasswordHandler) Handle(ctx context.Context, in SetPassword) error {
 		return fmt.Errorf("seal password: %w", err)
 	}
 	err = h.pending.Update(ctx, phone, now, func(p *domain.PendingRegistration) error {
-		return p.SetPassword(sealed, now)
+		return p.SetPassword(sealed, now, by, h.policy.Binding)
 	})
 	if errors.Is(err, domain.ErrNoPending) {
 		return domain.ErrNotVerified

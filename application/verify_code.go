@@ -13,6 +13,13 @@ type VerifyCode struct {
 	ClientNet string
 }
 
+// VerifyCodeResult is step 2's success.
+type VerifyCodeResult struct {
+	// RegistrationToken lets the client that verified continue the
+	// registration from any network; only its hash is stored.
+	RegistrationToken string
+}
+
 // VerifyCodeHandler checks codes.
 type VerifyCodeHandler struct {
 	pending PendingRegistrations
@@ -28,21 +35,26 @@ func NewVerifyCodeHandler(pending PendingRegistrations, hasher CodeHasher, clock
 
 // Handle verifies the code against the pending registration. A wrong try
 // is stored as well as a right one, atomically with the check, so
-// concurrent guesses cannot exceed the attempt limit.
-func (h *VerifyCodeHandler) Handle(ctx context.Context, in VerifyCode) error {
+// concurrent guesses cannot exceed the attempt limit. Success binds the
+// registration to this client (its new token and its network).
+func (h *VerifyCodeHandler) Handle(ctx context.Context, in VerifyCode) (VerifyCodeResult, error) {
 	phone, err := domain.ParsePhoneNumber(in.Phone)
 	if err != nil {
-		return err
+		return VerifyCodeResult{}, err
 	}
+	by := domain.RegistrationClient{Token: newRegistrationToken(), Net: in.ClientNet}
 	candidate := h.hasher.HashCode(phone, in.Code)
 	now := h.clock.Now()
 	var outcome error
 	err = h.pending.Update(ctx, phone, now, func(p *domain.PendingRegistration) error {
-		outcome = p.Verify(candidate, now, h.policy.CodeMaxAttempts, h.policy.RegistrationTTL)
+		outcome = p.Verify(candidate, now, h.policy.CodeMaxAttempts, h.policy.RegistrationTTL, by)
 		return nil // persist the attempt whatever the outcome
 	})
 	if err != nil {
-		return err
+		return VerifyCodeResult{}, err
 	}
-	return outcome
+	if outcome != nil {
+		return VerifyCodeResult{}, outcome
+	}
+	return VerifyCodeResult{RegistrationToken: by.Token}, nil
 }

@@ -116,6 +116,9 @@ func TestPasswordPolicy(t *testing.T) {
 	}
 }
 
+// owner is the client that verifies in the registration tests.
+var owner = domain.RegistrationClient{Token: "owner-token", Net: "198.51.100.7"}
+
 func TestPendingRegistrationVerify(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	phone := domain.MustParsePhoneNumber("15850551102")
@@ -126,31 +129,31 @@ func TestPendingRegistrationVerify(t *testing.T) {
 
 	p := fresh()
 	for i := 1; i <= 4; i++ {
-		if err := p.Verify(bad, now, 5, 30*time.Minute); !errors.Is(err, domain.ErrCodeMismatch) {
+		if err := p.Verify(bad, now, 5, 30*time.Minute, owner); !errors.Is(err, domain.ErrCodeMismatch) {
 			t.Fatalf("wrong try %d: %v", i, err)
 		}
 	}
-	if err := p.Verify(bad, now, 5, 30*time.Minute); !errors.Is(err, domain.ErrTooManyAttempts) {
+	if err := p.Verify(bad, now, 5, 30*time.Minute, owner); !errors.Is(err, domain.ErrTooManyAttempts) {
 		t.Fatalf("fifth wrong try: %v", err)
 	}
-	if err := p.Verify(good, now, 5, 30*time.Minute); !errors.Is(err, domain.ErrTooManyAttempts) {
+	if err := p.Verify(good, now, 5, 30*time.Minute, owner); !errors.Is(err, domain.ErrTooManyAttempts) {
 		t.Fatalf("right code after five wrong: %v", err)
 	}
 
 	p = fresh()
-	if err := p.Verify(good, now.Add(5*time.Minute), 5, 30*time.Minute); !errors.Is(err, domain.ErrCodeExpired) {
+	if err := p.Verify(good, now.Add(5*time.Minute), 5, 30*time.Minute, owner); !errors.Is(err, domain.ErrCodeExpired) {
 		t.Fatalf("code at expiry: %v", err)
 	}
 
 	p = fresh()
 	at := now.Add(4 * time.Minute)
-	if err := p.Verify(good, at, 5, 30*time.Minute); err != nil {
+	if err := p.Verify(good, at, 5, 30*time.Minute, owner); err != nil {
 		t.Fatalf("right code: %v", err)
 	}
 	if !p.IsVerified(at) || p.ExpiresAt() != at.Add(30*time.Minute) {
 		t.Fatalf("verified=%v expires=%v", p.IsVerified(at), p.ExpiresAt())
 	}
-	if err := p.Verify(good, at, 5, 30*time.Minute); !errors.Is(err, domain.ErrCodeExpired) {
+	if err := p.Verify(good, at, 5, 30*time.Minute, owner); !errors.Is(err, domain.ErrCodeExpired) {
 		t.Fatalf("second use of a code: %v", err)
 	}
 	if !p.IsVerified(at) {
@@ -162,7 +165,7 @@ func TestPendingRegistrationVerify(t *testing.T) {
 
 	p = fresh()
 	p.KillCode()
-	if err := p.Verify(good, now, 5, time.Minute); !errors.Is(err, domain.ErrCodeExpired) {
+	if err := p.Verify(good, now, 5, time.Minute, owner); !errors.Is(err, domain.ErrCodeExpired) {
 		t.Fatalf("killed code verified: %v", err)
 	}
 }
@@ -170,24 +173,24 @@ func TestPendingRegistrationVerify(t *testing.T) {
 func TestPendingRegistrationPassword(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := domain.NewPendingRegistration(domain.MustParsePhoneNumber("15850551102"), []byte("h"), now, time.Minute)
-	if err := p.SetPassword([]byte("s"), now); !errors.Is(err, domain.ErrNotVerified) {
+	if err := p.SetPassword([]byte("s"), now, owner, domain.BindingNetwork); !errors.Is(err, domain.ErrNotVerified) {
 		t.Fatalf("unverified SetPassword: %v", err)
 	}
-	if _, err := p.SealedPasswordForProfile(now); !errors.Is(err, domain.ErrNotVerified) {
+	if _, err := p.SealedPasswordForProfile(now, owner, domain.BindingNetwork); !errors.Is(err, domain.ErrNotVerified) {
 		t.Fatalf("unverified profile: %v", err)
 	}
-	_ = p.Verify([]byte("h"), now, 5, time.Hour)
-	if _, err := p.SealedPasswordForProfile(now); !errors.Is(err, domain.ErrPasswordMissing) {
+	_ = p.Verify([]byte("h"), now, 5, time.Hour, owner)
+	if _, err := p.SealedPasswordForProfile(now, owner, domain.BindingNetwork); !errors.Is(err, domain.ErrPasswordMissing) {
 		t.Fatalf("profile without password: %v", err)
 	}
-	_ = p.SetPassword([]byte("one"), now)
-	_ = p.SetPassword([]byte("two"), now)
-	got, err := p.SealedPasswordForProfile(now)
+	_ = p.SetPassword([]byte("one"), now, owner, domain.BindingNetwork)
+	_ = p.SetPassword([]byte("two"), now, owner, domain.BindingNetwork)
+	got, err := p.SealedPasswordForProfile(now, owner, domain.BindingNetwork)
 	if err != nil || string(got) != "two" {
 		t.Fatalf("password = %q, %v; want the replacement", got, err)
 	}
 	round := domain.UnmarshalPendingRegistrationFromDatabase(p.Snapshot())
-	if got, _ := round.SealedPasswordForProfile(now); string(got) != "two" {
+	if got, _ := round.SealedPasswordForProfile(now, owner, domain.BindingNetwork); string(got) != "two" {
 		t.Fatal("snapshot round trip lost the password")
 	}
 }

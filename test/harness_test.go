@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -192,9 +193,25 @@ func (in *instance) register(t testing.TB, phone, password, email string) {
 	t.Helper()
 	in.expect(t, "/client/register-step-1", m{"phone_number": phone}, 200, `{"code":1,"message":"发送成功"}`)
 	code := in.code(t, domain.MustParsePhoneNumber(phone).E164())
-	in.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": code}, 200, `{"code":1,"message":"短信验证通过"}`)
+	in.verify(t, phone, code)
 	in.expect(t, "/client/register-step-3", m{"phone_number": phone, "password": password, "password_confirm": password}, 200, `{"code":1,"message":"提交密码成功"}`)
 	in.expect(t, "/client/register-step-4", m{"phone_number": phone, "email": email}, 200, `{"code":1,"message":"注册成功"}`)
+}
+
+// verifiedAnswer is step 2's success: the seed's fields, then the
+// registration token (256 bits, base64url without padding).
+var verifiedAnswer = regexp.MustCompile(`^\{"code":1,"message":"短信验证通过","registration_token":"([A-Za-z0-9_-]{43})"\}$`)
+
+// verify runs step 2, fails the test unless it succeeds, and returns the
+// registration token.
+func (in *instance) verify(t testing.TB, phone, code string, hdr ...string) string {
+	t.Helper()
+	a := in.postWith(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": code}, hdr...)
+	match := verifiedAnswer.FindStringSubmatch(a.Raw)
+	if a.Status != 200 || match == nil {
+		t.Fatalf("step 2 for %s: %d %s", phone, a.Status, a.Raw)
+	}
+	return match[1]
 }
 
 // code is the last code sent to e164; the test fails if none was sent.

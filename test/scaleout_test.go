@@ -30,8 +30,8 @@ func TestScaleOut(t *testing.T) {
 
 	t.Run("registration steps on different instances", func(t *testing.T) {
 		a.expect(t, "/client/register-step-1", m{"phone_number": "13300000001"}, 200, `{"code":1,"message":"发送成功"}`)
-		b.expect(t, "/client/register-step-2", m{"phone_number": "13300000001", "validate_number": a.code(t, "+8613300000001")}, 200, `{"code":1,"message":"短信验证通过"}`)
-		c.expect(t, "/client/register-step-3", m{"phone_number": "13300000001", "password": "scale-out-1", "password_confirm": "scale-out-1"}, 200, `{"code":1,"message":"提交密码成功"}`)
+		token := b.verify(t, "13300000001", a.code(t, "+8613300000001"))
+		c.expect(t, "/client/register-step-3", m{"phone_number": "13300000001", "password": "scale-out-1", "password_confirm": "scale-out-1", "registration_token": token}, 200, `{"code":1,"message":"提交密码成功"}`)
 		a.expect(t, "/client/register-step-4", m{"phone_number": "13300000001", "email": "s1@qq.com"}, 200, `{"code":1,"message":"注册成功"}`)
 		for _, n := range nodes {
 			n.expect(t, "/client/register-step-1", m{"phone_number": "13300000001"}, 200, `{"code":0,"message":"该用户已经存在,注册失败","error":"user_exists"}`)

@@ -363,6 +363,57 @@ func (s *Store) Update(ctx context.Context, phone domain.PhoneNumber, now time.T
 	return outcome
 }
 
+// Upsert gives fn phone's live registration, or nil when it has none (or
+// only an expired one), and stores what fn returns, in one write
+// transaction. fn may run more than once (see the package comment).
+func (s *Store) Upsert(ctx context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) *domain.PendingRegistration) error {
+	if err := ctx.Err(); err != nil {
+		return unavailable("upsert pending registration", err)
+	}
+	key := []byte(phone.E164())
+	var outcome error
+	err := s.writes.update(func(tx *bbolt.Tx) error {
+		var data []byte
+		data, outcome = applyUpsert(tx.Bucket(bucketPending).Get(key), phone, now, fn)
+		if outcome != nil {
+			return nil
+		}
+		return tx.Bucket(bucketPending).Put(key, data)
+	})
+	if err != nil {
+		return unavailable("upsert pending registration", err)
+	}
+	return outcome
+}
+
+// applyUpsert decodes a stored registration if it is live, applies fn and
+// encodes the result.
+func applyUpsert(stored []byte, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) *domain.PendingRegistration) ([]byte, error) {
+	var cur *domain.PendingRegistration
+	if stored != nil {
+		var doc pendingDoc
+		if err := json.Unmarshal(stored, &doc); err != nil {
+			return nil, fmt.Errorf("bolt: decode pending registration %s: %w", phone.Masked(), err)
+		}
+		if now.Before(doc.ExpiresAt) {
+			reg, err := fromDBPending(phone, doc)
+			if err != nil {
+				return nil, err
+			}
+			cur = reg
+		}
+	}
+	next := fn(cur)
+	if next.Phone() != phone {
+		return nil, fmt.Errorf("bolt: upsert of %s returned another number's registration", phone.Masked())
+	}
+	data, err := json.Marshal(toDBPending(next.Snapshot()))
+	if err != nil {
+		return nil, fmt.Errorf("bolt: encode pending registration: %w", err)
+	}
+	return data, nil
+}
+
 // applyUpdate decodes a stored registration, applies fn and encodes the
 // result.
 func applyUpdate(stored []byte, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) error) ([]byte, error) {

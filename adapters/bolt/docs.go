@@ -142,6 +142,9 @@ type pendingDoc struct {
 	CodeExpiresAt  time.Time `json:"code_expires_at,omitzero"`
 	Attempts       int       `json:"attempts,omitempty"`
 	VerifiedAt     time.Time `json:"verified_at,omitzero"`
+	VerifiedUntil  time.Time `json:"verified_until,omitzero"`
+	TokenHash      []byte    `json:"token_hash,omitempty"`
+	ClientNet      string    `json:"client_net,omitempty"`
 	SealedPassword []byte    `json:"sealed_password,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
 	ExpiresAt      time.Time `json:"expires_at"`
@@ -159,6 +162,9 @@ func toDBPending(s domain.PendingRegistrationSnapshot) pendingDoc {
 		CodeExpiresAt:  s.CodeExpiresAt.UTC(),
 		Attempts:       s.Attempts,
 		VerifiedAt:     s.VerifiedAt.UTC(),
+		VerifiedUntil:  s.VerifiedUntil.UTC(),
+		TokenHash:      s.TokenHash,
+		ClientNet:      s.ClientNet,
 		SealedPassword: s.SealedPassword,
 		CreatedAt:      s.CreatedAt.UTC(),
 		ExpiresAt:      s.ExpiresAt.UTC(),
@@ -182,6 +188,9 @@ func fromDBPending(phone domain.PhoneNumber, d pendingDoc) (*domain.PendingRegis
 		CodeExpiresAt:  d.CodeExpiresAt,
 		Attempts:       d.Attempts,
 		VerifiedAt:     d.VerifiedAt,
+		VerifiedUntil:  d.VerifiedUntil,
+		TokenHash:      d.TokenHash,
+		ClientNet:      d.ClientNet,
 		SealedPassword: d.SealedPassword,
 		CreatedAt:      d.CreatedAt,
 		ExpiresAt:      d.ExpiresAt,

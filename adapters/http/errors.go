@@ -41,15 +41,17 @@ const (
 )
 
 // response is every answer's body. Field order is the seed's: code,
-// message, then login's email and token.
+// message, then login's email and token; step 2 adds registration_token
+// after message.
 type response struct {
-	Code       int    `json:"code"`
-	Message    string `json:"message"`
-	Email      string `json:"email,omitempty"`
-	Token      string `json:"token,omitempty"`
-	ExpiresIn  int64  `json:"expires_in,omitempty"`
-	Error      string `json:"error,omitempty"`
-	RetryAfter int64  `json:"retry_after,omitempty"`
+	Code              int    `json:"code"`
+	Message           string `json:"message"`
+	RegistrationToken string `json:"registration_token,omitempty"`
+	Email             string `json:"email,omitempty"`
+	Token             string `json:"token,omitempty"`
+	ExpiresIn         int64  `json:"expires_in,omitempty"`
+	Error             string `json:"error,omitempty"`
+	RetryAfter        int64  `json:"retry_after,omitempty"`
 }
 
 // outcome is one row of the error table.

@@ -8,8 +8,8 @@ import (
 )
 
 // errBadRequest is any body that is not the JSON object an endpoint
-// expects: not JSON, a field missing, a field of the wrong JSON type
-// (including operator objects such as {"$ne": null}).
+// expects: not JSON, a required field missing, a field of the wrong JSON
+// type (including operator objects such as {"$ne": null}, and null).
 var errBadRequest = errors.New("bad request")
 
 // fieldKind says which JSON types a field accepts.
@@ -20,10 +20,13 @@ const (
 	// integerField accepts a JSON string or a JSON integer; either way the
 	// handler gets its exact text, because login hashes that text.
 	integerField
+	// optionalStringField is a stringField that may be absent, which the
+	// handler sees as "". Present, it must be a JSON string like any other.
+	optionalStringField
 )
 
 // decodeFields reads body as one JSON object and returns the named fields
-// as strings, in order. Unknown fields are ignored, so clients may send
+// as strings, in order; an absent optional field is "". Unknown fields are ignored, so clients may send
 // more; keys match exactly (encoding/json's struct decoding would also
 // match "PHONE_NUMBER"); of repeated keys the last counts. Nothing but a
 // plain Go string leaves this function, which is what keeps operator
@@ -44,6 +47,8 @@ func decodeFields(body []byte, names []string, kinds []fieldKind) ([]string, err
 	out := make([]string, len(names))
 	for i, raw := range raws {
 		switch {
+		case raw == nil && kinds[i] == optionalStringField:
+			out[i] = ""
 		case raw == nil:
 			return nil, errBadRequest
 		case raw[0] == '"':

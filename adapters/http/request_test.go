@@ -18,6 +18,9 @@ func decodeFieldsReference(body []byte, names []string, kinds []fieldKind) ([]st
 	out := make([]string, len(names))
 	for i, name := range names {
 		raw, ok := obj[name]
+		if !ok && kinds[i] == optionalStringField {
+			continue
+		}
 		if !ok {
 			return nil, errBadRequest
 		}
@@ -41,7 +44,20 @@ var (
 	loginKinds = []fieldKind{stringField, stringField, stringField, integerField}
 )
 
+var (
+	step3Names = []string{"phone_number", "password", "password_confirm", "registration_token"}
+	step3Kinds = []fieldKind{stringField, stringField, stringField, optionalStringField}
+)
+
 var decodeSeeds = []string{
+	`{"phone_number":"1","password":"p","password_confirm":"p"}`,
+	`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":"t"}`,
+	`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":""}`,
+	`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":null}`,
+	`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":7}`,
+	`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":{"$ne":null}}`,
+	`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":["t"]}`,
+	`{"registration_token":"t","password":"p","password_confirm":"p"}`,
 	`{"phone_number":"15850551102","encryption_str":"ab","random_str":"r","time_stamp":"1764000000"}`,
 	` { "phone_number" : "15850551102" , "encryption_str" : "ab" , "random_str" : "r" , "time_stamp" : 1764000000 } `,
 	`{"phone_number":"1","encryption_str":"e","random_str":"r","time_stamp":-17}`,
@@ -67,11 +83,8 @@ var decodeSeeds = []string{
 // reference on tricky bodies and on many random mutations of them.
 func TestDecodeFieldsMatchesEncodingJSON(t *testing.T) {
 	check := func(body []byte) {
-		got, gotErr := decodeFields(body, loginNames, loginKinds)
-		want, wantErr := decodeFieldsReference(body, loginNames, loginKinds)
-		if gotErr != wantErr || !slices.Equal(got, want) {
-			t.Fatalf("body %q\n got  %q, %v\n want %q, %v", body, got, gotErr, want, wantErr)
-		}
+		checkDecode(t, body, loginNames, loginKinds)
+		checkDecode(t, body, step3Names, step3Kinds)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	alphabet := []byte(`{}[]":,\ 0123456789-.eE+tfnul_"abcphone_numberencryption_strrandom_strtime_stamp` + "\t\n\xff\xc3\xa9")
@@ -101,10 +114,40 @@ func FuzzDecodeFields(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		got, gotErr := decodeFields(body, loginNames, loginKinds)
-		want, wantErr := decodeFieldsReference(body, loginNames, loginKinds)
-		if gotErr != wantErr || !slices.Equal(got, want) {
-			t.Fatalf("body %q\n got  %q, %v\n want %q, %v", body, got, gotErr, want, wantErr)
-		}
+		checkDecode(t, body, loginNames, loginKinds)
+		checkDecode(t, body, step3Names, step3Kinds)
 	})
+}
+
+// checkDecode fails t unless decodeFields answers as the reference.
+func checkDecode(t *testing.T, body []byte, names []string, kinds []fieldKind) {
+	t.Helper()
+	got, gotErr := decodeFields(body, names, kinds)
+	want, wantErr := decodeFieldsReference(body, names, kinds)
+	if gotErr != wantErr || !slices.Equal(got, want) {
+		t.Fatalf("body %q as %v\n got  %q, %v\n want %q, %v", body, names, got, gotErr, want, wantErr)
+	}
+}
+
+// TestOptionalField: absent is "", a string is itself, any other JSON
+// type is a bad request.
+func TestOptionalField(t *testing.T) {
+	cases := []struct {
+		body  string
+		token string
+		err   error
+	}{
+		{`{"phone_number":"1","password":"p","password_confirm":"p"}`, "", nil},
+		{`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":"t\u00e9"}`, "té", nil},
+		{`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":null}`, "", errBadRequest},
+		{`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":7}`, "", errBadRequest},
+		{`{"phone_number":"1","password":"p","password_confirm":"p","registration_token":{"$ne":null}}`, "", errBadRequest},
+		{`{"password":"p","password_confirm":"p","registration_token":"t"}`, "", errBadRequest},
+	}
+	for _, c := range cases {
+		got, err := decodeFields([]byte(c.body), step3Names, step3Kinds)
+		if err != c.err || (err == nil && got[3] != c.token) {
+			t.Errorf("%s: %q, %v; want token %q, %v", c.body, got, err, c.token, c.err)
+		}
+	}
 }

@@ -116,19 +116,23 @@ func (s *Server) step2(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1], ClientNet: s.clientIP(c)}); err != nil {
+	res, err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1], ClientNet: s.clientIP(c)})
+	if err != nil {
 		return err
 	}
-	return ok(c, msgVerified)
+	return c.JSON(response{Code: 1, Message: msgVerified, RegistrationToken: res.RegistrationToken})
 }
 
 func (s *Server) step3(c *fiber.Ctx) error {
 	c.Locals(ctxEndpoint, step3)
-	f, err := decodeFields(c.Body(), []string{"phone_number", "password", "password_confirm"}, []fieldKind{stringField, stringField, stringField})
+	f, err := decodeFields(c.Body(),
+		[]string{"phone_number", "password", "password_confirm", "registration_token"},
+		[]fieldKind{stringField, stringField, stringField, optionalStringField})
 	if err != nil {
 		return err
 	}
-	if err := s.app.SetPassword.Handle(c.UserContext(), application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2], ClientNet: s.clientIP(c)}); err != nil {
+	in := application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2], RegistrationToken: f[3], ClientNet: s.clientIP(c)}
+	if err := s.app.SetPassword.Handle(c.UserContext(), in); err != nil {
 		return err
 	}
 	return ok(c, msgPasswordSet)
@@ -136,11 +140,14 @@ func (s *Server) step3(c *fiber.Ctx) error {
 
 func (s *Server) step4(c *fiber.Ctx) error {
 	c.Locals(ctxEndpoint, step4)
-	f, err := decodeFields(c.Body(), []string{"phone_number", "email"}, []fieldKind{stringField, stringField})
+	f, err := decodeFields(c.Body(),
+		[]string{"phone_number", "email", "registration_token"},
+		[]fieldKind{stringField, stringField, optionalStringField})
 	if err != nil {
 		return err
 	}
-	if err := s.app.CompleteProfile.Handle(c.UserContext(), application.CompleteProfile{Phone: f[0], Email: f[1], ClientNet: s.clientIP(c)}); err != nil {
+	in := application.CompleteProfile{Phone: f[0], Email: f[1], RegistrationToken: f[2], ClientNet: s.clientIP(c)}
+	if err := s.app.CompleteProfile.Handle(c.UserContext(), in); err != nil {
 		return err
 	}
 	return ok(c, msgRegistered)

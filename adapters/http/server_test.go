@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,7 +33,13 @@ type fixture struct {
 	f    *apptest.Fakes
 	srv  *httpapi.Server
 	base string
+	// token is the registration token of the last verification; a test
+	// body's {token} stands for it.
+	token string
 }
+
+// loopback is the client network of every request the tests send.
+const loopback = "127.0.0.1"
 
 // newFixture serves the app on a loopback port, as clients see it: a
 // real TCP connection, so body limits and headers behave as in production.
@@ -94,17 +101,35 @@ func (x *fixture) sent(t *testing.T) string {
 	return x.f.SMS.Code(e164)
 }
 
-func (x *fixture) verified(t *testing.T) {
+// verified verifies from the tests' own network.
+func (x *fixture) verified(t *testing.T) { t.Helper(); x.verifiedFrom(t, loopback) }
+
+// verifiedElsewhere verifies from another network than the tests'.
+func (x *fixture) verifiedElsewhere(t *testing.T) { t.Helper(); x.verifiedFrom(t, "198.51.100.7") }
+
+func (x *fixture) verifiedFrom(t *testing.T, net string) {
 	t.Helper()
-	if err := x.f.App.VerifyCode.Handle(context.Background(), application.VerifyCode{Phone: phone, Code: x.sent(t)}); err != nil {
+	res, err := x.f.App.VerifyCode.Handle(context.Background(), application.VerifyCode{Phone: phone, Code: x.sent(t), ClientNet: net})
+	if err != nil {
 		t.Fatal(err)
 	}
+	x.token = res.RegistrationToken
 }
 
 func (x *fixture) withPassword(t *testing.T) {
 	t.Helper()
 	x.verified(t)
-	if err := x.f.App.SetPassword.Handle(context.Background(), application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1"}); err != nil {
+	if err := x.f.App.SetPassword.Handle(context.Background(), application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1", ClientNet: loopback}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withPasswordElsewhere is withPassword by a client on another network,
+// which holds the token.
+func (x *fixture) withPasswordElsewhere(t *testing.T) {
+	t.Helper()
+	x.verifiedElsewhere(t)
+	if err := x.f.App.SetPassword.Handle(context.Background(), application.SetPassword{Phone: phone, Password: "password1", PasswordConfirm: "password1", RegistrationToken: x.token}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -112,7 +137,7 @@ func (x *fixture) withPassword(t *testing.T) {
 func (x *fixture) registered(t *testing.T) {
 	t.Helper()
 	x.withPassword(t)
-	if err := x.f.App.CompleteProfile.Handle(context.Background(), application.CompleteProfile{Phone: phone, Email: "2214102327@qq.com"}); err != nil {
+	if err := x.f.App.CompleteProfile.Handle(context.Background(), application.CompleteProfile{Phone: phone, Email: "2214102327@qq.com", ClientNet: loopback}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -148,13 +173,13 @@ func TestWireContract(t *testing.T) {
 		{"step1 vendor refusal verbatim", func(x *fixture, t *testing.T) {
 			x.f.SMS.Fail = &application.SMSError{Vendor: "cloopen", Kind: application.SMSRefused, Code: "160038", Message: "短信验证码发送过频繁"}
 		}, s1, step1Body, 200, `{"code":0,"message":"短信验证码发送过频繁","error":"sms_vendor_error"}`},
-		{"step2 verified", nil, s2, "", 200, `{"code":1,"message":"短信验证通过"}`},
+		{"step2 verified", nil, s2, "", 200, `{"code":1,"message":"短信验证通过","registration_token":"{token}"}`},
 		{"step2 mismatch", func(x *fixture, t *testing.T) { x.sent(t) }, s2, `{"phone_number":"15850551102","validate_number":"abcdef"}`, 200, `{"code":0,"message":"验证没有通过","error":"code_mismatch"}`},
 		{"step2 code used", func(x *fixture, t *testing.T) { x.verified(t) }, s2, `{"phone_number":"15850551102","validate_number":"000000"}`, 200, `{"code":0,"message":"验证没有通过","error":"code_expired"}`},
 		{"step2 too many attempts", func(x *fixture, t *testing.T) {
 			x.sent(t)
 			for range 5 {
-				_ = x.f.App.VerifyCode.Handle(context.Background(), application.VerifyCode{Phone: phone, Code: "x"})
+				_, _ = x.f.App.VerifyCode.Handle(context.Background(), application.VerifyCode{Phone: phone, Code: "x"})
 			}
 		}, s2, `{"phone_number":"15850551102","validate_number":"abcdef"}`, 200, `{"code":0,"message":"验证没有通过","error":"too_many_attempts"}`},
 		{"step2 nothing pending", nil, s2, `{"phone_number":"15850551102","validate_number":"123456"}`, 200, `{"code":0,"message":"验证没有通过","error":"no_pending_registration"}`},
@@ -162,7 +187,15 @@ func TestWireContract(t *testing.T) {
 		{"step3 not verified", func(x *fixture, t *testing.T) { x.sent(t) }, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password1"}`, 200, `{"code":0,"message":"验证码没有通过","error":"not_verified"}`},
 		{"step3 length", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"123456","password_confirm":"123456"}`, 200, `{"code":0,"message":"密码长度不符合要求","error":"password_length"}`},
 		{"step3 mismatch", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password2"}`, 200, `{"code":0,"message":"密码和密码确认不一致","error":"password_mismatch"}`},
+		{"step3 set with the token", (*fixture).verifiedElsewhere, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password1","registration_token":"{token}"}`, 200, `{"code":1,"message":"提交密码成功"}`},
+		{"step3 length with the token", (*fixture).verifiedElsewhere, s3, `{"phone_number":"15850551102","password":"x","password_confirm":"x","registration_token":"{token}"}`, 200, `{"code":0,"message":"密码长度不符合要求","error":"password_length"}`},
+		{"step3 stranger's probe", (*fixture).verifiedElsewhere, s3, `{"phone_number":"15850551102","password":"x","password_confirm":"x"}`, 200, `{"code":0,"message":"验证码没有通过","error":"not_verified"}`},
+		{"step3 wrong token", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"x","password_confirm":"x","registration_token":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}`, 200, `{"code":0,"message":"验证码没有通过","error":"not_verified"}`},
+		{"step3 empty token is none", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password1","registration_token":""}`, 200, `{"code":1,"message":"提交密码成功"}`},
 		{"step4 registered", (*fixture).withPassword, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com"}`, 200, `{"code":1,"message":"注册成功"}`},
+		{"step4 registered with the token", (*fixture).withPasswordElsewhere, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com","registration_token":"{token}"}`, 200, `{"code":1,"message":"注册成功"}`},
+		{"step4 stranger", (*fixture).withPasswordElsewhere, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com"}`, 200, `{"code":0,"message":"验证码没有通过","error":"not_verified"}`},
+		{"step4 wrong token", (*fixture).withPassword, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com","registration_token":"wrong"}`, 200, `{"code":0,"message":"验证码没有通过","error":"not_verified"}`},
 		{"step4 not verified", nil, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com"}`, 200, `{"code":0,"message":"验证码没有通过","error":"not_verified"}`},
 		{"step4 invalid email", (*fixture).withPassword, s4, `{"phone_number":"15850551102","email":"not an email"}`, 200, `{"code":0,"message":"注册失败","error":"invalid_email"}`},
 		{"step4 email taken", func(x *fixture, t *testing.T) {
@@ -193,6 +226,9 @@ func TestWireContract(t *testing.T) {
 		{"operator object", nil, lg, `{"phone_number":{"$ne":null},"encryption_str":"x","random_str":"y","time_stamp":"1"}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
 		{"array field", nil, s4, `{"phone_number":["15850551102"],"email":"a@b.cn"}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
 		{"null field", nil, s3, `{"phone_number":null,"password":"password1","password_confirm":"password1"}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"number token", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password1","registration_token":1}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"null token", (*fixture).verified, s3, `{"phone_number":"15850551102","password":"password1","password_confirm":"password1","registration_token":null}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
+		{"operator object token", (*fixture).withPassword, s4, `{"phone_number":"15850551102","email":"2214102327@qq.com","registration_token":{"$ne":null}}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
 		{"float time stamp", (*fixture).registered, lg, `{"phone_number":"15850551102","encryption_str":"x","random_str":"y","time_stamp":1.7e9}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
 		{"bool time stamp", (*fixture).registered, lg, `{"phone_number":"15850551102","encryption_str":"x","random_str":"y","time_stamp":true}`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
 		{"trailing garbage", nil, s1, `{"phone_number":"15850551102"} x`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
@@ -231,8 +267,19 @@ func TestWireContract(t *testing.T) {
 			if c.path == s2 && body == "" {
 				body = `{"phone_number":"15850551102","validate_number":"` + x.sent(t) + `"}`
 			}
+			body = strings.ReplaceAll(body, "{token}", x.token)
 			status, got, hdr := x.do(t, http.MethodPost, c.path, body)
-			if status != c.status || got != c.want {
+			want := c.want
+			if strings.Contains(want, "{token}") {
+				// The token is random: check its shape, then compare the
+				// rest byte for byte.
+				m := regexp.MustCompile(`"registration_token":"([A-Za-z0-9_-]{43})"`).FindStringSubmatch(got)
+				if m == nil {
+					t.Fatalf("no 256-bit base64url registration_token in %s", got)
+				}
+				want = strings.ReplaceAll(want, "{token}", m[1])
+			}
+			if status != c.status || got != want {
 				t.Fatalf("got  %d %s\nwant %d %s", status, got, c.status, c.want)
 			}
 			// Every row of SPEC §2 is in api/openapi.yaml, as served.

@@ -87,12 +87,12 @@ func (u *users) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, err
 func (m *Metrics) PendingRegistrations(next application.PendingRegistrations) application.PendingRegistrations {
 	const s = StorePendingRegistrations
 	return &pending{next: next,
-		save: m.timer(s, "save"), update: m.timer(s, "update"), get: m.timer(s, "get"), del: m.timer(s, "delete")}
+		save: m.timer(s, "save"), update: m.timer(s, "update"), upsert: m.timer(s, "upsert"), get: m.timer(s, "get"), del: m.timer(s, "delete")}
 }
 
 type pending struct {
-	next                   application.PendingRegistrations
-	save, update, get, del timer
+	next                           application.PendingRegistrations
+	save, update, upsert, get, del timer
 }
 
 func (p *pending) Save(ctx context.Context, r *domain.PendingRegistration) error {
@@ -106,6 +106,13 @@ func (p *pending) Update(ctx context.Context, phone domain.PhoneNumber, now time
 	start := time.Now()
 	err := p.next.Update(ctx, phone, now, fn)
 	p.update.done(start, err)
+	return err
+}
+
+func (p *pending) Upsert(ctx context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) *domain.PendingRegistration) error {
+	start := time.Now()
+	err := p.next.Upsert(ctx, phone, now, fn)
+	p.upsert.done(start, err)
 	return err
 }
 

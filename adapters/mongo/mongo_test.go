@@ -72,6 +72,10 @@ func TestContract(t *testing.T) {
 
 var t0 = time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
 
+// seedClient verifies and continues registrations in these tests: a
+// client that sends no token, on one network.
+var seedClient = domain.RegistrationClient{Net: "192.0.2.1"}
+
 func TestUsers(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
@@ -199,14 +203,14 @@ func TestPendingRegistrations(t *testing.T) {
 	// Step 2 and 3 through Update, as the application does.
 	var outcome error
 	err := pend.Update(ctx, phone(1), t0.Add(time.Minute), func(p *domain.PendingRegistration) error {
-		outcome = p.Verify([]byte("right-hash"), t0.Add(time.Minute), 5, 30*time.Minute)
+		outcome = p.Verify([]byte("right-hash"), t0.Add(time.Minute), 5, 30*time.Minute, seedClient)
 		return nil
 	})
 	if err != nil || outcome != nil {
 		t.Fatalf("Update(verify) = %v, outcome %v", err, outcome)
 	}
 	err = pend.Update(ctx, phone(1), t0.Add(2*time.Minute), func(p *domain.PendingRegistration) error {
-		return p.SetPassword([]byte("sealed-pw"), t0.Add(2*time.Minute))
+		return p.SetPassword([]byte("sealed-pw"), t0.Add(2*time.Minute), seedClient, domain.BindingNetwork)
 	})
 	if err != nil {
 		t.Fatalf("Update(password): %v", err)
@@ -215,7 +219,7 @@ func TestPendingRegistrations(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Get: %v", err)
 	}
-	sealed, err := got.SealedPasswordForProfile(t0.Add(3 * time.Minute))
+	sealed, err := got.SealedPasswordForProfile(t0.Add(3*time.Minute), seedClient, domain.BindingNetwork)
 	if err != nil || string(sealed) != "sealed-pw" {
 		t.Errorf("SealedPasswordForProfile = %q, %v", sealed, err)
 	}
@@ -228,14 +232,14 @@ func TestPendingRegistrations(t *testing.T) {
 	boom := errors.New("boom")
 	err = pend.Update(ctx, phone(1), t0.Add(4*time.Minute), func(p *domain.PendingRegistration) error {
 		p.KillCode()
-		_ = p.SetPassword([]byte("other"), t0.Add(4*time.Minute))
+		_ = p.SetPassword([]byte("other"), t0.Add(4*time.Minute), seedClient, domain.BindingNetwork)
 		return boom
 	})
 	if !errors.Is(err, boom) {
 		t.Errorf("Update(fn fails) = %v, want fn's error", err)
 	}
 	if got, _ := pend.Get(ctx, phone(1), t0.Add(4*time.Minute)); got != nil {
-		if s, _ := got.SealedPasswordForProfile(t0.Add(4 * time.Minute)); string(s) != "sealed-pw" {
+		if s, _ := got.SealedPasswordForProfile(t0.Add(4*time.Minute), seedClient, domain.BindingNetwork); string(s) != "sealed-pw" {
 			t.Errorf("failed Update stored %q", s)
 		}
 	}
@@ -285,7 +289,7 @@ func TestPendingUpdateIsAtomic(t *testing.T) {
 		wg.Go(func() {
 			err := pend.Update(ctx, phone(1), t0, func(p *domain.PendingRegistration) error {
 				calls.Add(1)
-				_ = p.Verify([]byte("wrong"), t0, 1000, time.Hour)
+				_ = p.Verify([]byte("wrong"), t0, 1000, time.Hour, seedClient)
 				return nil
 			})
 			if err != nil {

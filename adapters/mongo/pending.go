@@ -28,6 +28,9 @@ type pendingDoc struct {
 	CodeExpiresAt  time.Time  `bson:"code_expires_at"`
 	Attempts       int        `bson:"attempts"`
 	VerifiedAt     *time.Time `bson:"verified_at,omitempty"`
+	VerifiedUntil  *time.Time `bson:"verified_until,omitempty"`
+	TokenHash      []byte     `bson:"token_hash,omitempty"`
+	ClientNet      string     `bson:"client_net,omitempty"`
 	SealedPassword []byte     `bson:"sealed_password,omitempty"`
 	CreatedAt      time.Time  `bson:"created_at"`
 	ExpiresAt      time.Time  `bson:"expires_at"`
@@ -44,6 +47,8 @@ func toPendingDoc(p *domain.PendingRegistration) pendingDoc {
 		CodeHash:       s.CodeHash,
 		CodeExpiresAt:  s.CodeExpiresAt,
 		Attempts:       s.Attempts,
+		TokenHash:      s.TokenHash,
+		ClientNet:      s.ClientNet,
 		SealedPassword: s.SealedPassword,
 		CreatedAt:      s.CreatedAt,
 		ExpiresAt:      s.ExpiresAt,
@@ -52,6 +57,10 @@ func toPendingDoc(p *domain.PendingRegistration) pendingDoc {
 	if !s.VerifiedAt.IsZero() {
 		v := s.VerifiedAt
 		d.VerifiedAt = &v
+	}
+	if !s.VerifiedUntil.IsZero() {
+		v := s.VerifiedUntil
+		d.VerifiedUntil = &v
 	}
 	return d
 }
@@ -66,12 +75,17 @@ func (d pendingDoc) toDomain() (*domain.PendingRegistration, error) {
 		CodeHash:       d.CodeHash,
 		CodeExpiresAt:  d.CodeExpiresAt,
 		Attempts:       d.Attempts,
+		TokenHash:      d.TokenHash,
+		ClientNet:      d.ClientNet,
 		SealedPassword: d.SealedPassword,
 		CreatedAt:      d.CreatedAt,
 		ExpiresAt:      d.ExpiresAt,
 	}
 	if d.VerifiedAt != nil {
 		s.VerifiedAt = *d.VerifiedAt
+	}
+	if d.VerifiedUntil != nil {
+		s.VerifiedUntil = *d.VerifiedUntil
 	}
 	return domain.UnmarshalPendingRegistrationFromDatabase(s), nil
 }
@@ -142,6 +156,58 @@ func (r *PendingRegistrations) Update(ctx context.Context, phone domain.PhoneNum
 		}
 	}
 	return contended("update registration")
+}
+
+// Upsert gives fn the live registration (nil when there is none, or only
+// an expired one) and stores what fn returns: inserted when the phone had
+// no document, else replacing only the version it read. A lost race reads
+// again and re-applies fn (which the port allows).
+func (r *PendingRegistrations) Upsert(ctx context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) *domain.PendingRegistration) error {
+	ctx, cancel := r.s.op(ctx)
+	defer cancel()
+	key := phone.E164()
+	for attempt := range maxAttempts {
+		stored, err := r.find(ctx, key)
+		if err != nil && !errors.Is(err, domain.ErrNoPending) {
+			return err
+		}
+		var cur *domain.PendingRegistration
+		if stored != nil {
+			if cur, err = stored.live(now); err != nil && !errors.Is(err, domain.ErrNoPending) {
+				return err
+			}
+		}
+		next := fn(cur)
+		if next.Phone() != phone {
+			return fmt.Errorf("mongo: upsert of %s returned another number's registration", phone.Masked())
+		}
+		d := toPendingDoc(next)
+		if stored == nil {
+			_, err = r.coll.InsertOne(ctx, d)
+			if err == nil {
+				return nil
+			}
+			if !isDuplicateKey(err) {
+				return wrap("upsert registration", err)
+			}
+		} else {
+			res, err := r.coll.ReplaceOne(ctx, bson.D{
+				{Key: "_id", Value: key},
+				{Key: "version", Value: stored.Version},
+			}, d)
+			if err != nil {
+				return wrap("upsert registration", err)
+			}
+			if res.MatchedCount > 0 {
+				return nil
+			}
+		}
+		// Another write came first: read it and decide again.
+		if err := backoff(ctx, attempt); err != nil {
+			return wrap("upsert registration", err)
+		}
+	}
+	return contended("upsert registration")
 }
 
 // Get returns the live registration for phone, or domain.ErrNoPending.

@@ -20,6 +20,8 @@ const (
 var (
 	rightCode = bytes.Repeat([]byte{0xC0}, 32)
 	wrongCode = bytes.Repeat([]byte{0x0D}, 32)
+	// owner is the client that verifies in the pending subtests.
+	owner = domain.RegistrationClient{Token: "owner-token", Net: "2001:db8:1:2::/64"}
 )
 
 func testPending(t *testing.T, newStores func(*testing.T) Stores) {
@@ -45,6 +47,9 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 			CodeExpiresAt:  base.Add(5*time.Minute + 1*time.Millisecond),
 			Attempts:       3,
 			VerifiedAt:     base.Add(2*time.Minute + 7*time.Millisecond),
+			VerifiedUntil:  base.Add(32*time.Minute + 9*time.Millisecond),
+			TokenHash:      everyByte()[100:132],
+			ClientNet:      "2001:db8:ffff:1::/64",
 			SealedPassword: everyByte(),
 			CreatedAt:      base.Add(123 * time.Millisecond),
 			ExpiresAt:      base.Add(30*time.Minute + 5*time.Millisecond),
@@ -62,7 +67,7 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 	t.Run("UsedCodeStaysUsed", func(t *testing.T) {
 		pending, ctx := open(t), t.Context()
 		reg := fresh(1)
-		if err := reg.Verify(rightCode, base.Add(time.Second), maxAttempts, regTTL); err != nil {
+		if err := reg.Verify(rightCode, base.Add(time.Second), maxAttempts, regTTL, owner); err != nil {
 			t.Fatalf("Verify: %v", err)
 		}
 		if err := pending.Save(ctx, reg); err != nil {
@@ -75,7 +80,7 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 		checkSnapshot(t, got.Snapshot(), reg.Snapshot())
 		// A store that turned the absent hash into an empty one would make
 		// the used code count as a wrong guess instead of a dead code.
-		if err := got.Verify(rightCode, base.Add(3*time.Second), maxAttempts, regTTL); !errors.Is(err, domain.ErrCodeExpired) {
+		if err := got.Verify(rightCode, base.Add(3*time.Second), maxAttempts, regTTL, owner); !errors.Is(err, domain.ErrCodeExpired) {
 			t.Errorf("Verify of a used code after a round trip = %v, want domain.ErrCodeExpired", err)
 		}
 	})
@@ -98,7 +103,7 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 	t.Run("SaveReplaces", func(t *testing.T) {
 		pending, ctx := open(t), t.Context()
 		old := fresh(1)
-		_ = old.Verify(wrongCode, base, maxAttempts, regTTL)
+		_ = old.Verify(wrongCode, base, maxAttempts, regTTL, owner)
 		if err := pending.Save(ctx, old); err != nil {
 			t.Fatalf("Save: %v", err)
 		}
@@ -140,7 +145,7 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 		verifiedAt := base.Add(time.Minute)
 		var outcome error
 		err := pending.Update(ctx, phone(1), verifiedAt, func(p *domain.PendingRegistration) error {
-			outcome = p.Verify(rightCode, verifiedAt, maxAttempts, regTTL)
+			outcome = p.Verify(rightCode, verifiedAt, maxAttempts, regTTL, owner)
 			return nil
 		})
 		if err != nil || outcome != nil {
@@ -151,7 +156,7 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 		later := base.Add(codeTTL + time.Minute)
 		sealed := everyByte()
 		err = pending.Update(ctx, phone(1), later, func(p *domain.PendingRegistration) error {
-			return p.SetPassword(sealed, later)
+			return p.SetPassword(sealed, later, owner, domain.BindingToken)
 		})
 		if err != nil {
 			t.Fatalf("Update(SetPassword): %v", err)
@@ -163,7 +168,7 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 		if !sameMillis(got.ExpiresAt(), verifiedAt.Add(regTTL)) {
 			t.Errorf("ExpiresAt = %v, want %v", got.ExpiresAt(), verifiedAt.Add(regTTL))
 		}
-		if p, err := got.SealedPasswordForProfile(later); err != nil || !bytes.Equal(p, sealed) {
+		if p, err := got.SealedPasswordForProfile(later, owner, domain.BindingToken); err != nil || !bytes.Equal(p, sealed) {
 			t.Errorf("SealedPasswordForProfile = %x, %v; want the password set", p, err)
 		}
 	})
@@ -175,7 +180,7 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 		}
 		refused := errors.New("refused by fn")
 		err := pending.Update(ctx, phone(1), base, func(p *domain.PendingRegistration) error {
-			_ = p.Verify(wrongCode, base, maxAttempts, regTTL)
+			_ = p.Verify(wrongCode, base, maxAttempts, regTTL, owner)
 			return refused
 		})
 		if !errors.Is(err, refused) {
@@ -198,7 +203,7 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 		// A limit above the number of guesses keeps every guess counting.
 		errs := race(concurrency, func(int) error {
 			return pending.Update(ctx, phone(1), base, func(p *domain.PendingRegistration) error {
-				_ = p.Verify(wrongCode, base, 10*concurrency, regTTL)
+				_ = p.Verify(wrongCode, base, 10*concurrency, regTTL, owner)
 				return nil
 			})
 		})
@@ -213,6 +218,112 @@ func testPending(t *testing.T, newStores func(*testing.T) Stores) {
 		}
 		if n := got.Snapshot().Attempts; n != concurrency {
 			t.Errorf("Attempts = %d after %d concurrent wrong guesses", n, concurrency)
+		}
+	})
+
+	t.Run("UpsertInsertsWhenAbsentOrExpired", func(t *testing.T) {
+		pending, ctx := open(t), t.Context()
+		// phone(2) has a registration that expires at base+codeTTL.
+		if err := pending.Save(ctx, fresh(2)); err != nil {
+			t.Fatalf("Save: %v", err)
+		}
+		now := base.Add(codeTTL)
+		for _, i := range []int{1, 2} {
+			want := domain.NewPendingRegistration(phone(i), wrongCode, now, codeTTL)
+			err := pending.Upsert(ctx, phone(i), now, func(cur *domain.PendingRegistration) *domain.PendingRegistration {
+				if cur != nil {
+					t.Errorf("Upsert(phone %d) gave fn %+v, want nil", i, cur.Snapshot())
+				}
+				return want
+			})
+			if err != nil {
+				t.Fatalf("Upsert(phone %d): %v", i, err)
+			}
+			got, err := pending.Get(ctx, phone(i), now)
+			if err != nil {
+				t.Fatalf("Get(phone %d): %v", i, err)
+			}
+			checkSnapshot(t, got.Snapshot(), want.Snapshot())
+		}
+	})
+
+	t.Run("UpsertKeepsAVerificationAndItsBinding", func(t *testing.T) {
+		pending, ctx := open(t), t.Context()
+		reg := fresh(1)
+		verifiedAt := base.Add(time.Minute)
+		if err := reg.Verify(rightCode, verifiedAt, maxAttempts, regTTL, owner); err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if err := reg.SetPassword(everyByte(), verifiedAt, owner, domain.BindingNetwork); err != nil {
+			t.Fatalf("SetPassword: %v", err)
+		}
+		if err := pending.Save(ctx, reg); err != nil {
+			t.Fatalf("Save: %v", err)
+		}
+		// A new step 1, late in the verification's life.
+		now := verifiedAt.Add(regTTL - time.Minute)
+		err := pending.Upsert(ctx, phone(1), now, func(cur *domain.PendingRegistration) *domain.PendingRegistration {
+			if cur == nil {
+				t.Error("Upsert gave fn nil for a live registration")
+				return domain.NewPendingRegistration(phone(1), wrongCode, now, codeTTL)
+			}
+			return domain.RenewPendingRegistration(cur, phone(1), wrongCode, now, codeTTL)
+		})
+		if err != nil {
+			t.Fatalf("Upsert: %v", err)
+		}
+		got, err := pending.Get(ctx, phone(1), now)
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		for _, by := range []domain.RegistrationClient{{Token: owner.Token}, {Net: owner.Net}} {
+			if p, err := got.SealedPasswordForProfile(now, by, domain.BindingNetwork); err != nil || !bytes.Equal(p, everyByte()) {
+				t.Errorf("after a new code, %+v continues with %x, %v; want the password set", by, p, err)
+			}
+		}
+		if err := got.CheckContinue(now, domain.RegistrationClient{Net: "2001:db8:9::/64"}, domain.BindingNetwork); !errors.Is(err, domain.ErrNotVerified) {
+			t.Errorf("another network continues: %v", err)
+		}
+		// The new code outlives the verification, and still verifies.
+		later := verifiedAt.Add(regTTL + time.Minute)
+		var outcome error
+		err = pending.Update(ctx, phone(1), later, func(p *domain.PendingRegistration) error {
+			if p.IsVerified(later) {
+				t.Error("a new code extended the verification")
+			}
+			outcome = p.Verify(wrongCode, later, maxAttempts, regTTL, owner)
+			return nil
+		})
+		if err != nil || outcome != nil {
+			t.Fatalf("verifying the new code past the old verification: %v, %v", err, outcome)
+		}
+	})
+
+	t.Run("ConcurrentUpsertsLoseNothing", func(t *testing.T) {
+		pending, ctx := open(t), t.Context()
+		// The first to run creates the registration; every other counts
+		// one wrong guess on it. Racing inserts as well as racing
+		// replacements must lose none.
+		errs := race(concurrency, func(int) error {
+			return pending.Upsert(ctx, phone(1), base, func(cur *domain.PendingRegistration) *domain.PendingRegistration {
+				if cur == nil {
+					return fresh(1)
+				}
+				_ = cur.Verify(wrongCode, base, 10*concurrency, regTTL, owner)
+				return cur
+			})
+		})
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("Upsert %d: %v", i, err)
+			}
+		}
+		got, err := pending.Get(ctx, phone(1), base)
+		if err != nil {
+			t.Fatalf("Get: %v", err)
+		}
+		if n := got.Snapshot().Attempts; n != concurrency-1 {
+			t.Errorf("Attempts = %d after %d concurrent upserts, want %d", n, concurrency, concurrency-1)
 		}
 	})
 
@@ -249,6 +360,12 @@ func checkSnapshot(t *testing.T, got, want domain.PendingRegistrationSnapshot) {
 	if !bytes.Equal(got.CodeHash, want.CodeHash) || (got.CodeHash == nil) != (want.CodeHash == nil) {
 		t.Errorf("CodeHash = %#v, want %#v", got.CodeHash, want.CodeHash)
 	}
+	if !bytes.Equal(got.TokenHash, want.TokenHash) {
+		t.Errorf("TokenHash = %x, want %x", got.TokenHash, want.TokenHash)
+	}
+	if got.ClientNet != want.ClientNet {
+		t.Errorf("ClientNet = %q, want %q", got.ClientNet, want.ClientNet)
+	}
 	if got.Attempts != want.Attempts {
 		t.Errorf("Attempts = %d, want %d", got.Attempts, want.Attempts)
 	}
@@ -261,6 +378,7 @@ func checkSnapshot(t *testing.T, got, want domain.PendingRegistrationSnapshot) {
 	}{
 		{"CodeExpiresAt", got.CodeExpiresAt, want.CodeExpiresAt},
 		{"VerifiedAt", got.VerifiedAt, want.VerifiedAt},
+		{"VerifiedUntil", got.VerifiedUntil, want.VerifiedUntil},
 		{"CreatedAt", got.CreatedAt, want.CreatedAt},
 		{"ExpiresAt", got.ExpiresAt, want.ExpiresAt},
 	} {

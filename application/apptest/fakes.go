@@ -128,6 +128,22 @@ func (f *Pending) Update(_ context.Context, phone domain.PhoneNumber, now time.T
 	return nil
 }
 
+// Upsert stores what fn makes of the live registration (nil if none),
+// atomically.
+func (f *Pending) Upsert(_ context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) *domain.PendingRegistration) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	var cur *domain.PendingRegistration
+	if s, ok := f.regs[phone.E164()]; ok && now.Before(s.ExpiresAt) {
+		cur = domain.UnmarshalPendingRegistrationFromDatabase(s)
+	}
+	f.regs[phone.E164()] = fn(cur).Snapshot()
+	return nil
+}
+
 // Get returns a live registration or domain.ErrNoPending.
 func (f *Pending) Get(_ context.Context, phone domain.PhoneNumber, now time.Time) (*domain.PendingRegistration, error) {
 	f.mu.Lock()
@@ -390,7 +406,7 @@ func New(now time.Time, policy application.Policy) *Fakes {
 		application.NewSendCodeHandler(f.Users, f.Pending, f.Limits, Hasher{}, f.SMS, f.Clock, policy),
 		application.NewVerifyCodeHandler(f.Pending, Hasher{}, f.Clock, policy),
 		application.NewSetPasswordHandler(f.Pending, Vault{}, f.Clock, policy),
-		application.NewCompleteProfileHandler(f.Users, f.Pending, f.Clock),
+		application.NewCompleteProfileHandler(f.Users, f.Pending, f.Clock, policy),
 		application.NewLoginHandler(f.Users, Vault{}, f.Lockouts, f.Nonces, Tokens{TTL: time.Hour}, f.Clock, policy),
 	)
 	return f
