@@ -212,7 +212,7 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	case status >= fiber.StatusInternalServerError:
 		// A dependency down fails every request that needs it: one line
 		// per interval for each endpoint and reason, with a count.
-		if log, suppressed := s.depSeen.allow(throttleKey{ep, body.Error}, time.Now()); log {
+		if write, suppressed := s.depSeen.allow(throttleKey{ep, body.Error}, time.Now()); write {
 			s.depLog.Error("dependency failed", zap.Any("request_id", c.Locals(ctxRequestID)),
 				zap.String("path", c.Path()), zap.Int("status", status), zap.Error(err),
 				zap.Int("suppressed", suppressed), zap.Duration("log_interval", s.depSeen.interval))
