@@ -340,6 +340,26 @@ func TestNonceSetReclaimedAfterItsSecond(t *testing.T) {
 	}
 }
 
+// TestNonceSweptIsStaleForALateClaim: a claim whose now was read before a
+// sweep dropped its key's set (a request that took its time) is answered
+// stale, not claimed a second time.
+func TestNonceSweptIsStaleForALateClaim(t *testing.T) {
+	n := memory.NewNonces(0, nil)
+	exp := base.Add(time.Minute)
+	if c := claim(t, n, "k", exp, base); c != application.NonceClaimed {
+		t.Fatalf("first Claim = %v", c)
+	}
+	if got, _ := n.DeleteExpired(t.Context(), exp); got != 1 {
+		t.Fatalf("DeleteExpired at the expiry = %d, want 1", got)
+	}
+	if c := claim(t, n, "k", exp, exp.Add(-1500*time.Millisecond)); c != application.NonceStale {
+		t.Errorf("replay with a now read before the sweep = %v, want stale", c)
+	}
+	if c := claim(t, n, "k2", exp.Add(time.Second), exp.Add(-1500*time.Millisecond)); c != application.NonceClaimed {
+		t.Errorf("a key expiring after the swept second = %v, want claimed", c)
+	}
+}
+
 // TestConcurrentClaimIsOnce: one key claimed from many goroutines is
 // claimed exactly once, and distinct keys all are.
 func TestConcurrentClaimIsOnce(t *testing.T) {
