@@ -1,7 +1,7 @@
 # phoneauth — the two commands first.
 GO ?= go
 
-.PHONY: run test generate check fmt vet tidy wire-check bench image image-context
+.PHONY: run test generate check fmt vet tidy wire-check bench soak image image-context
 
 ## run: serve on :8080 with the embedded store and console SMS
 run:
@@ -34,6 +34,12 @@ wire-check:
 ## bench: load-test the service over loopback beside the HTTP ceiling (BENCH_DURATION=10s, BENCH_USERS=10000; see BENCHMARKS.md)
 bench:
 	$(GO) build -o bin/phoneauth-bench ./cmd/bench && ./bin/phoneauth-bench
+
+## soak: logins at the full rate past a replay memory shrunk to fill in about a minute (LOGIN_NONCE_CAPACITY=400000, BENCH_SOAK_DURATION=4m); fails on any 503 or accepted replay
+SOAK_NONCE_CAPACITY ?= 400000
+soak:
+	$(GO) build -o bin/phoneauth-bench ./cmd/bench && \
+	BENCH_PHASES=soak LOGIN_NONCE_CAPACITY=$(SOAK_NONCE_CAPACITY) BENCH_STALL_PROBE=0 ./bin/phoneauth-bench
 
 ## image: the container image $(IMAGE), FROM scratch around a static binary (nothing is pulled)
 IMAGE ?= phoneauth:latest

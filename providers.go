@@ -148,11 +148,11 @@ type embeddedEphemeral struct {
 	nonces   *memory.Nonces
 }
 
-func provideEmbeddedEphemeral(cfg Config, c application.Clock, log *zap.Logger) embeddedEphemeral {
+func provideEmbeddedEphemeral(cfg Config, log *zap.Logger) embeddedEphemeral {
 	return embeddedEphemeral{
 		limits:   memory.NewRateLimiter(cfg.MemoryMaxEntries, log),
 		lockouts: memory.NewLockouts(cfg.MemoryMaxEntries, log),
-		nonces:   memory.NewNonces(cfg.LoginNonceCapacity, c, log),
+		nonces:   memory.NewNonces(cfg.LoginNonceCapacity, log),
 	}
 }
 

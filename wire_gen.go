@@ -28,8 +28,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	metrics := provideMetrics()
 	users := provideBoltUsers(store, metrics)
 	pendingRegistrations := provideBoltPending(store, metrics)
-	clock := provideClock(o)
-	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, clock, log)
+	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, log)
 	rateLimiter := provideRateLimiter(phoneauthEmbeddedEphemeral, metrics)
 	codeHasher, err := provideCodeHasher(cfg)
 	if err != nil {
@@ -41,6 +40,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		cleanup()
 		return nil, nil, err
 	}
+	clock := provideClock(o)
 	policy, err := providePolicy(cfg)
 	if err != nil {
 		cleanup()

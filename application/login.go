@@ -88,12 +88,22 @@ func (h *LoginHandler) Handle(ctx context.Context, in Login) (LoginResult, error
 	}
 	// The triple stays replayable only while its time stamp is in the
 	// window; past that the window check refuses it anyway.
-	first, err := h.nonces.Claim(ctx, nonceKey(phone, in.RandomStr, in.TimeStamp), sent.Add(h.policy.LoginTimeWindow+time.Second))
+	//
+	// A store short of memory may have forgotten the oldest triples; it
+	// then answers stale for every request as old as those, which the
+	// client hears as a request to retry with a fresh time stamp.
+	claim, err := h.nonces.Claim(ctx, nonceKey(phone, in.RandomStr, in.TimeStamp), sent.Add(h.policy.LoginTimeWindow+time.Second), now)
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("claim nonce: %w", err)
 	}
-	if !first {
+	switch claim {
+	case NonceClaimed:
+	case NonceReplayed:
 		return LoginResult{}, ErrReplayedRequest
+	case NonceStale:
+		return LoginResult{}, ErrStaleRequest
+	default:
+		return LoginResult{}, fmt.Errorf("claim nonce: unknown answer %v", claim)
 	}
 	// Only failures on record need forgetting: most logins follow none,
 	// and a reset is a write (a round trip with MongoDB). A failure that

@@ -77,10 +77,47 @@ type LockState struct {
 	Failures int
 }
 
-// Nonces remembers login requests already accepted. Claim returns true the
-// first time it sees key before expiresAt, false after.
+// Nonces remembers login requests already accepted, so that each is
+// accepted once. Claim is told the current time by the caller (stores keep
+// no clock of their own) and answers:
+//
+//   - NonceClaimed the first time it sees key live at now: the key is now
+//     held until expiresAt;
+//   - NonceReplayed while an earlier claim of key is held;
+//   - NonceStale when the store cannot vouch for key: expiresAt is not
+//     after now, or a store that had to forget keys under memory pressure
+//     can no longer tell whether a key expiring this early was claimed.
+//
+// A store may answer NonceStale only for keys expiring at or before those
+// it forgot, so that for callers whose expiry grows with the request's
+// age it refuses the oldest requests and never a newer one.
 type Nonces interface {
-	Claim(ctx context.Context, key string, expiresAt time.Time) (bool, error)
+	Claim(ctx context.Context, key string, expiresAt, now time.Time) (NonceClaim, error)
+}
+
+// NonceClaim is a Nonces store's answer to a claim. The zero value is no
+// answer, so that a store which forgets to set it is not taken as
+// NonceClaimed.
+type NonceClaim uint8
+
+// The answers of Nonces.Claim.
+const (
+	NonceClaimed NonceClaim = iota + 1
+	NonceReplayed
+	NonceStale
+)
+
+// String names the answer, for logs and test failures.
+func (c NonceClaim) String() string {
+	switch c {
+	case NonceClaimed:
+		return "claimed"
+	case NonceReplayed:
+		return "replayed"
+	case NonceStale:
+		return "stale"
+	}
+	return fmt.Sprintf("NonceClaim(%d)", uint8(c))
 }
 
 // Expirer is a store that can delete its expired records; the sweeper

@@ -36,7 +36,16 @@ type Config struct {
 	Metrics http.Handler
 	// OpenAPI, if set, is served at GET /openapi.yaml.
 	OpenAPI []byte
+	// DependencyLogInterval is the least time between two log lines for
+	// one kind of dependency failure (a 503) on one endpoint; zero means
+	// DefaultDependencyLogInterval.
+	DependencyLogInterval time.Duration
 }
+
+// DefaultDependencyLogInterval is how often a dependency failing request
+// after request is logged: the first failure at once, then one line per
+// interval with the number of failures not logged.
+const DefaultDependencyLogInterval = 10 * time.Second
 
 // DefaultReadinessTimeout is how long /readyz waits for the store.
 const DefaultReadinessTimeout = 2 * time.Second
@@ -56,6 +65,8 @@ type Server struct {
 	fiber    *fiber.App
 	idPrefix string
 	idSeq    atomic.Uint64
+	depLog   *zap.Logger
+	depSeen  logThrottle
 }
 
 // New builds the Fiber app. ready may be nil (always ready).
@@ -66,6 +77,13 @@ func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Se
 	if s.readyFor <= 0 {
 		s.readyFor = DefaultReadinessTimeout
 	}
+	s.depSeen.interval = cfg.DependencyLogInterval
+	if s.depSeen.interval <= 0 {
+		s.depSeen.interval = DefaultDependencyLogInterval
+	}
+	// A stack trace of the error handler tells nothing about a database
+	// that is down.
+	s.depLog = log.WithOptions(zap.AddStacktrace(zapcore.FatalLevel))
 	s.fiber = fiber.New(fiber.Config{
 		BodyLimit:             BodyLimit,
 		ReadTimeout:           cfg.ReadTimeout,
@@ -192,12 +210,20 @@ func ok(c *fiber.Ctx, msg string) error {
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	ep, _ := c.Locals(ctxEndpoint).(endpoint)
 	status, body, known := mapError(ep, err)
-	if !known || status >= fiber.StatusInternalServerError {
-		// Error strings here are built by this service and carry no
-		// secrets; the vendor's raw text is only in SMS refusals, which
-		// are known.
+	// Error strings here are built by this service and carry no secrets;
+	// the vendor's raw text is only in SMS refusals, which are known.
+	switch {
+	case !known:
 		s.log.Error("request failed", zap.Any("request_id", c.Locals(ctxRequestID)),
 			zap.String("path", c.Path()), zap.Int("status", status), zap.Error(err))
+	case status >= fiber.StatusInternalServerError:
+		// A dependency down fails every request that needs it: one line
+		// per interval for each endpoint and reason, with a count.
+		if write, suppressed := s.depSeen.allow(throttleKey{ep, body.Error}, time.Now()); write {
+			s.depLog.Error("dependency failed", zap.Any("request_id", c.Locals(ctxRequestID)),
+				zap.String("path", c.Path()), zap.Int("status", status), zap.Error(err),
+				zap.Int("suppressed", suppressed), zap.Duration("log_interval", s.depSeen.interval))
+		}
 	}
 	if body.RetryAfter > 0 {
 		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(body.RetryAfter, 10))

@@ -169,10 +169,6 @@ func (l *Lockouts) DeleteExpired(ctx context.Context, now time.Time) (int, error
 // Len returns the number of keys held, expired ones included until swept.
 func (l *Lockouts) Len() int { return l.t.len() }
 
-type wallClock struct{}
-
-func (wallClock) Now() time.Time { return time.Now() }
-
 func named(log *zap.Logger) *zap.Logger {
 	if log == nil {
 		return nil

@@ -2,8 +2,8 @@ package memory
 
 import (
 	"context"
-	"fmt"
 	"hash/maphash"
+	"maps"
 	"math/bits"
 	"slices"
 	"sync"
@@ -44,16 +44,53 @@ const nonceShards = 64
 // login, or about one spurious refusal (the client retries with a new
 // random_str) in 1,400 years of 20,000 logins/s. A replay is never
 // accepted: equal keys always have equal fingerprints.
+//
+// Under pressure. When a new key finds the bound reached and no set has
+// expired, the store forgets whole seconds' sets, those nearest to expiry
+// first, until it has freed a sixty-fourth of its bound, and raises its
+// floor to the last second it forgot. From then it answers stale to every
+// claim expiring at or before the floor: a forgotten key can never be
+// claimed again, and since the application's expiry is the request's time
+// stamp plus a constant, what is refused is the oldest requests, which a
+// client retries with a fresh time stamp. The floor passes as time does,
+// so the accepted window shrinks under pressure and grows back as entries
+// expire. The store never refuses a claim for want of room.
+//
+// Sweeps raise the floor too, to the second they swept: a claim that took
+// its time between the application's reading of the clock and its call
+// cannot claim again a key whose set was swept under it.
 type Nonces struct {
 	seed  maphash.Seed
-	clock application.Clock
 	log   *zap.Logger
 	max   int64
 	count atomic.Int64
-	full  atomic.Bool
+	// floor is the last expiry second whose sets were dropped, whether
+	// swept when due or forgotten before (0: none). Claims expiring at or
+	// before it are stale. It only rises.
+	floor atomic.Int64
+	// roomMu serialises the sweeps and the forgetting, so that one
+	// claimer frees room for all the others waiting on a full store, and
+	// guards pressure.
+	roomMu   sync.Mutex
+	pressure pressureLog
 	// shard i holds the fingerprints f with f%nonceShards == i.
 	shards [nonceShards]nonceShard
 }
+
+// pressureLog throttles the warning that keys are being forgotten: the
+// first forgetting is logged at once, later ones at most once per
+// pressureLogInterval, each line counting what happened since the last.
+type pressureLog struct {
+	last      time.Time // when the last line was written; zero: none yet
+	forgets   int       // forgettings since that line
+	forgotten int       // keys forgotten since that line
+	// through is the last second forgotten before its expiry, while that
+	// second lies ahead (0: the whole window is accepted).
+	through int64
+}
+
+// pressureLogInterval is the least time between two "forgetting" lines.
+const pressureLogInterval = time.Minute
 
 type nonceShard struct {
 	mu sync.Mutex
@@ -65,74 +102,82 @@ type nonceShard struct {
 }
 
 // NewNonces returns a nonce store holding at most maxEntries nonces
-// (DefaultNonceCapacity if maxEntries <= 0). Claim is given no "now", so
-// the store asks clock to tell live nonces from expired ones; a nil clock
-// means the wall clock. log may be nil.
-func NewNonces(maxEntries int, clock application.Clock, log *zap.Logger) *Nonces {
+// (DefaultNonceCapacity if maxEntries <= 0). log may be nil.
+func NewNonces(maxEntries int, log *zap.Logger) *Nonces {
 	if maxEntries <= 0 {
 		maxEntries = DefaultNonceCapacity
-	}
-	if clock == nil {
-		clock = wallClock{}
 	}
 	log = named(log)
 	if log == nil {
 		log = zap.NewNop()
 	}
-	n := &Nonces{seed: maphash.MakeSeed(), clock: clock, log: log, max: int64(maxEntries)}
+	n := &Nonces{seed: maphash.MakeSeed(), log: log, max: int64(maxEntries)}
 	for i := range n.shards {
 		n.shards[i].sets = make(map[int64]*fpSet)
 	}
 	return n
 }
 
-// Claim reports whether key is claimed for the first time. A nonce that
-// has already expired is not stored, as nothing could replay it in time;
-// nor is a set whose second has passed consulted, swept or not. A new key
-// when the store is full is an error wrapping application.ErrUnavailable:
-// refusing a login is safer than accepting a request that might be a
-// replay.
-func (n *Nonces) Claim(_ context.Context, key string, expiresAt time.Time) (bool, error) {
+// claimTries bounds how often one claim looks for room in a full store
+// while other claims take what it freed; past it the claim is answered
+// stale (the client retries) rather than wait on.
+const claimTries = 8
+
+// Claim answers whether key is claimed for the first time (see the type's
+// comment for the floor). A key already expired at now is stale: nothing
+// is stored for it, nor is a set whose second has passed consulted, swept
+// or not.
+func (n *Nonces) Claim(_ context.Context, key string, expiresAt, now time.Time) (application.NonceClaim, error) {
 	sec := expirySecond(expiresAt)
-	now := n.clock.Now()
 	if now.Unix() >= sec {
-		return true, nil
+		return application.NonceStale, nil
 	}
 	fp := max(maphash.String(n.seed, key), 1) // 0 marks an empty slot
 	s := &n.shards[fp%nonceShards]
-	for evicted := false; ; evicted = true {
+	for range claimTries {
 		s.mu.Lock()
+		// The floor is read under the shard's lock: forgetting raises it
+		// before it takes the lock to drop this shard's sets, so a claim
+		// that finds its set gone also finds the floor that covers it.
+		if sec <= n.floor.Load() {
+			s.mu.Unlock()
+			return application.NonceStale, nil
+		}
 		set := s.sets[sec]
 		if set.has(fp) {
 			s.mu.Unlock()
-			return false, nil
+			return application.NonceReplayed, nil
 		}
-		if !n.reserve() {
+		if n.reserve() {
+			if set == nil {
+				set = &fpSet{}
+				s.sets[sec] = set
+			}
+			set.add(fp)
 			s.mu.Unlock()
-			// Evict outside the lock: eviction takes every shard's lock
-			// in turn, this one included.
-			if !evicted && n.evict(context.Background(), now) > 0 {
-				continue
-			}
-			if n.full.CompareAndSwap(false, true) {
-				n.log.Warn("in-memory table full: refusing new keys until entries expire",
-					zap.String("table", "nonces"), zap.Int64("max_entries", n.max))
-			}
-			return false, fmt.Errorf("claim nonce: %w: %w", application.ErrUnavailable, errFull)
+			return application.NonceClaimed, nil
 		}
-		if set == nil {
-			set = &fpSet{}
-			s.sets[sec] = set
-		}
-		set.add(fp)
 		s.mu.Unlock()
-		return true, nil
+		// Outside the shard's lock: making room takes every shard's lock
+		// in turn, this one included.
+		n.makeRoom(now)
 	}
+	return application.NonceStale, nil
 }
 
 // DeleteExpired drops every set whose second has come.
 func (n *Nonces) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	return n.evict(ctx, now), ctx.Err()
+	n.roomMu.Lock()
+	defer n.roomMu.Unlock()
+	deleted := n.dropThrough(ctx, now.Unix(), nil)
+	if t := n.pressure.through; t != 0 && t <= now.Unix() {
+		// Everything forgotten would have expired by now.
+		n.log.Info("replay memory accepts the whole time window again",
+			zap.String("table", "nonces"), zap.Int64("max_entries", n.max),
+			zap.Int("forgettings", n.pressure.forgets), zap.Int("forgotten", n.pressure.forgotten))
+		n.pressure = pressureLog{}
+	}
+	return deleted, ctx.Err()
 }
 
 // Len returns the number of nonces held, expired ones included until swept.
@@ -157,18 +202,56 @@ func (n *Nonces) reserve() bool {
 			return false
 		}
 		if n.count.CompareAndSwap(c, c+1) {
-			if n.full.Load() && n.full.CompareAndSwap(true, false) {
-				n.log.Info("in-memory table has room again", zap.String("table", "nonces"))
-			}
 			return true
 		}
 	}
 }
 
-// evict drops the sets dead at now and returns how many nonces went. It
-// locks one shard at a time, so other shards keep serving meanwhile.
-func (n *Nonces) evict(ctx context.Context, now time.Time) int {
-	nowSec := now.Unix()
+// makeRoom frees room in a full store: the sets dead at now, and if those
+// are fewer than a sixty-fourth of the bound, the live sets nearest to
+// expiry as well, raising the floor over them. Claimers that find the
+// store full queue here; the first frees room for those after it.
+func (n *Nonces) makeRoom(now time.Time) {
+	n.roomMu.Lock()
+	defer n.roomMu.Unlock()
+	if n.count.Load() < n.max {
+		return // freed by the claimer before
+	}
+	want := max(1, int(n.max/64))
+	perSecond := map[int64]int{}
+	freed := n.dropThrough(context.Background(), now.Unix(), perSecond)
+	if freed >= want {
+		return
+	}
+	// Forget the earliest seconds until enough would go. The counts were
+	// taken shard by shard while claims went on; dropThrough below counts
+	// exactly what it drops.
+	secs := slices.Sorted(maps.Keys(perSecond))
+	if len(secs) == 0 {
+		return
+	}
+	floor := secs[0]
+	for _, sec := range secs {
+		floor = sec
+		if freed += perSecond[sec]; freed >= want {
+			break
+		}
+	}
+	forgotten := n.dropThrough(context.Background(), floor, nil)
+	n.notePressure(now, forgotten, floor)
+}
+
+// dropThrough raises the floor to through and drops the sets of every
+// second up to and including it, and returns how many nonces went. If
+// perSecond is not nil it is given, for each set kept, its size. It locks
+// one shard at a time, so other shards keep serving meanwhile. The caller
+// holds roomMu.
+func (n *Nonces) dropThrough(ctx context.Context, through int64, perSecond map[int64]int) int {
+	// Raise the floor before dropping anything (see Claim). Only holders
+	// of roomMu write it, so no compare-and-swap is needed.
+	if through > n.floor.Load() {
+		n.floor.Store(through)
+	}
 	deleted := 0
 	for i := range n.shards {
 		if ctx.Err() != nil {
@@ -177,15 +260,34 @@ func (n *Nonces) evict(ctx context.Context, now time.Time) int {
 		s := &n.shards[i]
 		s.mu.Lock()
 		for sec, set := range s.sets {
-			if sec <= nowSec {
+			if sec <= through {
 				deleted += set.n
 				delete(s.sets, sec)
+			} else if perSecond != nil {
+				perSecond[sec] += set.n
 			}
 		}
 		s.mu.Unlock()
 	}
 	n.count.Add(int64(-deleted))
 	return deleted
+}
+
+// notePressure counts one forgetting and logs it, at once the first time
+// and then at most once per pressureLogInterval. The caller holds roomMu.
+func (n *Nonces) notePressure(now time.Time, forgotten int, floor int64) {
+	p := &n.pressure
+	p.forgets++
+	p.forgotten += forgotten
+	p.through = floor
+	if !p.last.IsZero() && now.Sub(p.last) < pressureLogInterval {
+		return
+	}
+	n.log.Warn("replay memory full: forgot the nonces nearest to expiry; older login requests are refused as stale until their expiry passes",
+		zap.String("table", "nonces"), zap.Int64("max_entries", n.max),
+		zap.Int("forgettings", p.forgets), zap.Int("forgotten", p.forgotten),
+		zap.Time("stale_through_expiry", time.Unix(floor, 0).UTC()))
+	*p = pressureLog{last: now, through: floor}
 }
 
 // fpSet is a set of non-zero fingerprints: open addressing with linear

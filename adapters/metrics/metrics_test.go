@@ -93,8 +93,8 @@ func TestStoreDecorators(t *testing.T) {
 	if _, err := m.Lockouts(apptest.NewLockouts()).Check(ctx, "k", t0); err != nil {
 		t.Fatal(err)
 	}
-	if first, err := m.Nonces(apptest.NewNonces()).Claim(ctx, "n", t0.Add(time.Minute)); err != nil || !first {
-		t.Fatalf("Claim: %v %v", first, err)
+	if c, err := m.Nonces(apptest.NewNonces()).Claim(ctx, "n", t0.Add(time.Minute), t0); err != nil || c != application.NonceClaimed {
+		t.Fatalf("Claim: %v %v", c, err)
 	}
 
 	out := scrape(t, m)

@@ -189,9 +189,9 @@ type nonces struct {
 	claim timer
 }
 
-func (n *nonces) Claim(ctx context.Context, key string, expiresAt time.Time) (bool, error) {
+func (n *nonces) Claim(ctx context.Context, key string, expiresAt, now time.Time) (application.NonceClaim, error) {
 	start := time.Now()
-	ok, err := n.next.Claim(ctx, key, expiresAt)
+	c, err := n.next.Claim(ctx, key, expiresAt, now)
 	n.claim.done(start, err)
-	return ok, err
+	return c, err
 }

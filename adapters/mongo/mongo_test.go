@@ -453,33 +453,32 @@ func TestNonces(t *testing.T) {
 	ctx := context.Background()
 	s := openStore(t)
 	n := s.Nonces()
-	future := time.Now().Add(time.Hour)
-	if ok, err := n.Claim(ctx, "k", future); err != nil || !ok {
-		t.Fatalf("first Claim = %v, %v", ok, err)
+	now := time.Now()
+	future := now.Add(time.Hour)
+	claim := func(key string, expiresAt, now time.Time, want application.NonceClaim) {
+		t.Helper()
+		if c, err := n.Claim(ctx, key, expiresAt, now); err != nil || c != want {
+			t.Errorf("Claim(%q) = %v, %v; want %v", key, c, err, want)
+		}
 	}
-	if ok, err := n.Claim(ctx, "k", future); err != nil || ok {
-		t.Fatalf("second Claim = %v, %v", ok, err)
-	}
-	// An expired claim no longer holds the key.
-	if ok, _ := n.Claim(ctx, "old", time.Now().Add(-time.Second)); !ok {
-		t.Fatal("Claim(old) refused")
-	}
-	if ok, _ := n.Claim(ctx, "old", future); !ok {
-		t.Error("an expired nonce could not be claimed again")
-	}
-	if ok, _ := n.Claim(ctx, "old", future); ok {
-		t.Error("a re-claimed nonce was claimable a third time")
-	}
+	claim("k", future, now, application.NonceClaimed)
+	claim("k", future, now, application.NonceReplayed)
+	// A claim that expired by the now it is given no longer holds the key,
+	// swept or not; one expired before it is made holds nothing.
+	claim("old", now.Add(time.Second), now, application.NonceClaimed)
+	claim("old", now.Add(-time.Second), now, application.NonceStale)
+	claim("old", future, now.Add(time.Second), application.NonceClaimed)
+	claim("old", future, now.Add(time.Second), application.NonceReplayed)
 
 	var wins atomic.Int64
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			ok, err := n.Claim(ctx, "race", future)
+			c, err := n.Claim(ctx, "race", future, now)
 			if err != nil {
 				t.Errorf("Claim: %v", err)
 			}
-			if ok {
+			if c == application.NonceClaimed {
 				wins.Add(1)
 			}
 		})
@@ -508,9 +507,9 @@ func TestDeleteExpired(t *testing.T) {
 	must(err)
 	_, err = s.Lockouts().Fail(ctx, "old", 5, time.Minute, now.Add(-time.Hour))
 	must(err)
-	_, err = s.Nonces().Claim(ctx, "old", now.Add(-time.Minute))
+	_, err = s.Nonces().Claim(ctx, "old", now.Add(-time.Minute), now.Add(-2*time.Minute))
 	must(err)
-	_, err = s.Nonces().Claim(ctx, "new", now.Add(time.Minute))
+	_, err = s.Nonces().Claim(ctx, "new", now.Add(time.Minute), now)
 	must(err)
 
 	var exp application.Expirer = s

@@ -6,6 +6,8 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/phoneauth/phoneauth/application"
 )
 
 // Nonces remembers accepted login requests, one document per key, so that
@@ -20,31 +22,36 @@ type nonceDoc struct {
 	ExpiresAt time.Time `bson:"expires_at"`
 }
 
-// Claim returns true the first time it sees key live, false while an
-// earlier claim of key has not expired. The insert is the claim (the _id
-// index makes exactly one of concurrent claims win); a key whose earlier
-// claim has expired, but is not yet swept, is taken over by a conditional
-// update that only one claimer can win either.
-//
-// The port hands Claim no current time, so expiry is judged by the wall
-// clock.
-func (n *Nonces) Claim(ctx context.Context, key string, expiresAt time.Time) (bool, error) {
+// Claim answers application.NonceClaimed the first time it sees key live
+// at now, application.NonceReplayed while an earlier claim of key has not
+// expired, and application.NonceStale for a key already expired at now.
+// The insert is the claim (the _id index makes exactly one of concurrent
+// claims win); a key whose earlier claim has expired, but is not yet swept,
+// is taken over by a conditional update that only one claimer can win
+// either. The collection is bounded by the disk, not by a count, so Claim
+// never forgets a live key and answers stale for no other reason.
+func (n *Nonces) Claim(ctx context.Context, key string, expiresAt, now time.Time) (application.NonceClaim, error) {
+	if !expiresAt.After(now) {
+		return application.NonceStale, nil
+	}
 	ctx, cancel := n.s.op(ctx)
 	defer cancel()
 	_, err := n.coll.InsertOne(ctx, nonceDoc{Key: key, ExpiresAt: expiresAt})
 	if err == nil {
-		return true, nil
+		return application.NonceClaimed, nil
 	}
 	if !isDuplicateKey(err) {
-		return false, wrap("claim nonce", err)
+		return 0, wrap("claim nonce", err)
 	}
-	now := n.s.wallNow().Truncate(time.Millisecond)
 	res, err := n.coll.UpdateOne(ctx, bson.D{
 		{Key: "_id", Value: key},
-		{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}},
+		{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now.Truncate(time.Millisecond)}}},
 	}, bson.D{{Key: "$set", Value: bson.D{{Key: "expires_at", Value: expiresAt}}}})
 	if err != nil {
-		return false, wrap("claim nonce", err)
+		return 0, wrap("claim nonce", err)
 	}
-	return res.MatchedCount > 0, nil
+	if res.MatchedCount > 0 {
+		return application.NonceClaimed, nil
+	}
+	return application.NonceReplayed, nil
 }

@@ -53,9 +53,6 @@ type Store struct {
 	db      *mongodriver.Database
 	timeout time.Duration
 	log     *zap.Logger
-	// wallNow is the clock for the one port that is not handed the time
-	// (Nonces.Claim).
-	wallNow func() time.Time
 
 	users    *Users
 	pending  *PendingRegistrations
@@ -112,7 +109,6 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		db:      client.Database(cfg.Database),
 		timeout: cfg.Timeout,
 		log:     log,
-		wallNow: time.Now,
 	}
 	s.users = &Users{s: s, coll: s.db.Collection(collUsers)}
 	s.pending = &PendingRegistrations{s: s, coll: s.db.Collection(collPending)}

@@ -232,39 +232,69 @@ func testLockouts(t *testing.T, newStores func(*testing.T) Stores) {
 }
 
 func testNonces(t *testing.T, newStores func(*testing.T) Stores) {
-	t.Run("ClaimOnceUntilExpiry", func(t *testing.T) {
+	open := func(t *testing.T) application.Nonces {
+		t.Helper()
 		s := newStores(t)
 		if s.Nonces == nil {
 			t.Skip("Nonces not implemented by these stores")
 		}
-		claim := func(key string, expiresAt time.Time) bool {
-			t.Helper()
-			ok, err := s.Nonces.Claim(t.Context(), key, expiresAt)
-			if err != nil {
-				t.Fatalf("Claim(%q): %v", key, err)
-			}
-			return ok
-		}
+		return s.Nonces
+	}
+
+	t.Run("ClaimOnceUntilExpiry", func(t *testing.T) {
+		n := open(t)
 		exp := base.Add(5 * time.Minute)
-		if !claim("n1", exp) {
-			t.Fatalf("first Claim = false, want true")
+		wantClaim(t, n, "n1", exp, base, application.NonceClaimed)
+		wantClaim(t, n, "n1", exp, base.Add(time.Minute), application.NonceReplayed)
+		wantClaim(t, n, "n2", exp, base, application.NonceClaimed)
+		// Expiry is judged by the now the caller hands in: no sweep, and
+		// no wall clock (which says the suite's times are all ahead).
+		wantClaim(t, n, "n1", exp.Add(5*time.Minute), exp, application.NonceClaimed)
+		wantClaim(t, n, "n1", exp.Add(5*time.Minute), exp.Add(time.Minute), application.NonceReplayed)
+	})
+
+	t.Run("ExpiredAtNowIsStale", func(t *testing.T) {
+		n := open(t)
+		wantClaim(t, n, "k", base, base, application.NonceStale)
+		wantClaim(t, n, "k", base.Add(-time.Second), base, application.NonceStale)
+		// Nothing was held for it.
+		wantClaim(t, n, "k", base.Add(time.Minute), base, application.NonceClaimed)
+	})
+
+	t.Run("ConcurrentClaimsOfOneKeyClaimOnce", func(t *testing.T) {
+		n := open(t)
+		answers := make([]application.NonceClaim, concurrency)
+		errs := race(concurrency, func(i int) error {
+			var err error
+			answers[i], err = n.Claim(t.Context(), "same", base.Add(time.Minute), base)
+			return err
+		})
+		claimed := 0
+		for i, err := range errs {
+			if err != nil {
+				t.Fatalf("Claim %d: %v", i, err)
+			}
+			switch answers[i] {
+			case application.NonceClaimed:
+				claimed++
+			case application.NonceReplayed:
+			default:
+				t.Errorf("Claim %d = %v, want claimed or replayed", i, answers[i])
+			}
 		}
-		if claim("n1", exp) {
-			t.Errorf("second Claim = true, want false")
-		}
-		if !claim("n2", exp) {
-			t.Errorf("Claim of another key = false, want true")
-		}
-		// Claim takes no "now", so the only way the suite can move time for
-		// it is a sweep.
-		if len(s.Expirers) == 0 {
-			t.Skip("no Expirers: cannot pass the nonce's expiry")
-		}
-		sweep(t, s.Expirers, exp)
-		if !claim("n1", exp.Add(5*time.Minute)) {
-			t.Errorf("Claim after expiry = false, want true")
+		if claimed != 1 {
+			t.Errorf("%d of %d concurrent claims of one key were claimed, want 1", claimed, concurrency)
 		}
 	})
+}
+
+// wantClaim claims key and fails the test unless the store answers want.
+func wantClaim(t *testing.T, n application.Nonces, key string, expiresAt, now time.Time, want application.NonceClaim) {
+	t.Helper()
+	got, err := n.Claim(t.Context(), key, expiresAt, now)
+	if err != nil || got != want {
+		t.Errorf("Claim(%q, expires %v, now %v) = %v, %v; want %v", key, expiresAt, now, got, err, want)
+	}
 }
 
 // sweep runs every expirer at now and returns how many records went.

@@ -36,8 +36,9 @@ type Stores struct {
 //
 // Every time is passed explicitly, counted from a fixed base in the far
 // future, so that nothing sleeps and a store that also consults a real clock
-// (a MongoDB TTL monitor, a nonce table evicting by wall time) never sees a
-// test record as expired.
+// (a MongoDB TTL monitor deleting documents by wall time) never sees a test
+// record as expired. No port judges expiry by its own clock (the nonce
+// subtests check that a claim follows the now it is handed).
 func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, newStores) })
 	t.Run("PendingRegistrations", func(t *testing.T) { testPending(t, newStores) })

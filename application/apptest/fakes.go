@@ -281,20 +281,27 @@ func (f *Lockouts) Reset(_ context.Context, key string) error {
 type Nonces struct {
 	mu   sync.Mutex
 	seen map[string]time.Time
+	// Floor, when set, plays a store that forgot keys under pressure:
+	// every key expiring at or before it is answered stale.
+	Floor time.Time
 }
 
 // NewNonces returns an empty fake.
 func NewNonces() *Nonces { return &Nonces{seen: map[string]time.Time{}} }
 
-// Claim is true the first time key is seen (until it expires).
-func (f *Nonces) Claim(_ context.Context, key string, expiresAt time.Time) (bool, error) {
+// Claim is claimed the first time key is seen live, replayed while that
+// claim lives, and stale when expiresAt is not after now or Floor.
+func (f *Nonces) Claim(_ context.Context, key string, expiresAt, now time.Time) (application.NonceClaim, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if _, ok := f.seen[key]; ok {
-		return false, nil
+	if !expiresAt.After(now) || !expiresAt.After(f.Floor) {
+		return application.NonceStale, nil
+	}
+	if exp, ok := f.seen[key]; ok && exp.After(now) {
+		return application.NonceReplayed, nil
 	}
 	f.seen[key] = expiresAt
-	return true, nil
+	return application.NonceClaimed, nil
 }
 
 // Hasher is a fake application.CodeHasher: unkeyed SHA-256, which is

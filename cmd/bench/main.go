@@ -14,12 +14,20 @@
 //	BENCH_USERS             users preloaded before the run (10000)
 //	BENCH_CONCURRENCY       clients of the healthz and login phases (64)
 //	BENCH_REG_CONCURRENCY   clients of the registration phase (256)
-//	BENCH_PHASES            which phases, comma-separated (healthz,login,register)
+//	BENCH_PHASES            which phases, comma-separated (healthz,login,register; soak on request)
+//	BENCH_SOAK_DURATION     length of the soak phase (4m)
+//	BENCH_SOAK_REQUESTS     most requests the soak phase sends (20000000)
 //	BENCH_LOG_LEVEL         the service's LOG_LEVEL (warn: no access log line per request)
 //	BENCH_PROFILE           a directory: save CPU profiles of the service and the load generator per phase
 //	BENCH_LOADGEN_PROCS     GOMAXPROCS of the load generator in the phases (half the CPUs, at least 1)
 //	BENCH_STALL_PROBE       length of the CPU-stall probe before and after the phases (2s; 0 skips it)
 //	MONGO_URI               run against this MongoDB (a fresh database, dropped at the end)
+//
+// The soak phase (soak.go) logs in at the full rate for BENCH_SOAK_DURATION
+// against a replay memory shrunk with LOGIN_NONCE_CAPACITY (passed on to
+// the service like every other variable of the environment; `make soak`
+// sets it), replaying a sample of accepted logins, and fails the run if a
+// login is answered 503 or a replay is accepted.
 //
 // The service runs with its production code and its SMS rate limits off
 // (a limit of 0): bench-only behaviour lives in this command alone.
@@ -70,6 +78,8 @@ type settings struct {
 	mongoDatabase  string
 	stallProbe     time.Duration
 	loadgenProcs   int
+	soakDuration   time.Duration
+	soakRequests   uint64
 }
 
 func loadSettings() (settings, error) {
@@ -78,6 +88,7 @@ func loadSettings() (settings, error) {
 		phases: map[string]bool{}, logLevel: envOr("BENCH_LOG_LEVEL", "warn"),
 		profileDir: os.Getenv("BENCH_PROFILE"), mongoURI: os.Getenv("MONGO_URI"),
 		stallProbe: 2 * time.Second, loadgenProcs: max(1, runtime.NumCPU()/2),
+		soakDuration: 4 * time.Minute, soakRequests: 20_000_000,
 	}
 	var errs []error
 	if v := os.Getenv("BENCH_DURATION"); v != "" {
@@ -86,6 +97,20 @@ func loadSettings() (settings, error) {
 			errs = append(errs, fmt.Errorf("BENCH_DURATION: want a duration of 1s or more, have %q", v))
 		}
 		s.duration = d
+	}
+	if v := os.Getenv("BENCH_SOAK_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second || d > time.Hour {
+			errs = append(errs, fmt.Errorf("BENCH_SOAK_DURATION: want a duration from 1s to 1h, have %q", v))
+		}
+		s.soakDuration = d
+	}
+	if v := os.Getenv("BENCH_SOAK_REQUESTS"); v != "" {
+		n, err := strconv.ParseUint(strings.ReplaceAll(v, "_", ""), 10, 64)
+		if err != nil || n < 1 || n > 1_000_000_000 {
+			errs = append(errs, fmt.Errorf("BENCH_SOAK_REQUESTS: want a number from 1 to 1000000000, have %q", v))
+		}
+		s.soakRequests = n
 	}
 	if v := os.Getenv("BENCH_STALL_PROBE"); v != "" {
 		d, err := time.ParseDuration(v)
@@ -116,14 +141,14 @@ func loadSettings() (settings, error) {
 	}
 	for _, p := range strings.Split(envOr("BENCH_PHASES", "healthz,login,register"), ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "healthz", "login", "register":
+		case "healthz", "login", "register", "soak":
 			s.phases[p] = true
 		default:
 			errs = append(errs, fmt.Errorf("BENCH_PHASES: unknown phase %q", p))
 		}
 	}
-	if s.phases["login"] && s.users == 0 {
-		errs = append(errs, errors.New("BENCH_USERS: the login phase needs at least one user"))
+	if (s.phases["login"] || s.phases["soak"]) && s.users == 0 {
+		errs = append(errs, errors.New("BENCH_USERS: the login and soak phases need at least one user"))
 	}
 	if s.mongoURI != "" {
 		s.mongoDatabase = fmt.Sprintf("phoneauth_bench_%d", time.Now().Unix())
@@ -229,7 +254,20 @@ func run() error {
 		}
 		rows = append(rows, r...)
 	}
+	if s.phases["soak"] {
+		r, err := srv.phase(s, "soak", s.concurrency, func() ([]row, error) { return attackSoak(srv, s) })
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
 	printTable(os.Stdout, rows)
+	if srv.soak != nil {
+		srv.soak.print(os.Stdout, rows[len(rows)-1].mem)
+		if why := srv.soak.failed(); why != "" {
+			return fmt.Errorf("soak did not hold: %s", why)
+		}
+	}
 	var health, login float64
 	for _, r := range rows {
 		switch r.name {
@@ -251,6 +289,8 @@ type server struct {
 	stdin io.Closer
 	base  string // http://127.0.0.1:port of the service
 	side  string // http://127.0.0.1:port of the side channel
+	log   *logMeter
+	soak  *soakResult // the soak phase's outcome, if it ran
 }
 
 func startServer(s settings, dataDir string, keys map[string]string) (*server, error) {
@@ -276,7 +316,12 @@ func startServer(s settings, dataDir string, keys map[string]string) (*server, e
 	for k, v := range keys {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	cmd.Stderr = os.Stderr
+	// The soak measures the log: there, show only its first 64 KiB.
+	meter := &logMeter{out: os.Stderr, limit: -1}
+	if s.phases["soak"] {
+		meter.limit = 64 << 10
+	}
+	cmd.Stderr = meter
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -295,7 +340,7 @@ func startServer(s settings, dataDir string, keys map[string]string) (*server, e
 		_ = cmd.Wait()
 		return nil, fmt.Errorf("server did not start (%q)", line)
 	}
-	return &server{cmd: cmd, stdin: stdin, base: "http://" + addr, side: "http://" + side}, nil
+	return &server{cmd: cmd, stdin: stdin, base: "http://" + addr, side: "http://" + side, log: meter}, nil
 }
 
 func (sv *server) stop() {
@@ -314,13 +359,17 @@ func (sv *server) stop() {
 // phase runs one measured attack between a reset and a reading of the
 // server's memory figures, with a CPU profile alongside if asked for.
 func (sv *server) phase(s settings, name string, clients int, attack func() ([]row, error)) ([]row, error) {
-	fmt.Fprintf(os.Stderr, "phase %s: %d clients, %s\n", name, clients, s.duration)
+	d := s.duration
+	if name == "soak" {
+		d = s.soakDuration
+	}
+	fmt.Fprintf(os.Stderr, "phase %s: %d clients, %s\n", name, clients, d)
 	if _, err := http.Post(sv.side+"/reset", "", nil); err != nil {
 		return nil, fmt.Errorf("reset server stats: %w", err)
 	}
 	profiled := make(chan error, 1)
 	if s.profileDir != "" {
-		secs := max(1, int(s.duration.Seconds())-1)
+		secs := max(1, int(d.Seconds())-1)
 		go func() { profiled <- sv.profile(filepath.Join(s.profileDir, name+".cpu.pprof"), secs) }()
 	} else {
 		profiled <- nil
