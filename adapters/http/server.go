@@ -51,7 +51,7 @@ type Server struct {
 	readyFor time.Duration
 	proxies  []netip.Prefix
 	obs      Observer
-	routes   map[string]struct{}
+	routes   map[string]string // "METHOD /path" to the route's path
 	fiber    *fiber.App
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -73,7 +73,7 @@ func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Se
 		DisableStartupMessage: true,
 		ErrorHandler:          s.handleError,
 	})
-	s.fiber.Use(s.accessLog, s.recoverPanic)
+	s.fiber.Use(s.accessLog, s.recoverPanic, refuseEncoded)
 	s.fiber.Get("/healthz", s.healthz)
 	s.fiber.Get("/readyz", s.readyz)
 	c := s.fiber.Group("/client", noStore)
