@@ -103,7 +103,7 @@ func (s *Server) step1(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.SendCode.Handle(c.UserContext(), application.SendCode{Phone: f[0], ClientNet: s.clientIP(c)}); err != nil {
+	if err := s.app.SendCode.Handle(c.UserContext(), application.SendCode{Phone: f[0], ClientNet: s.clientNet(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgSent)
@@ -115,7 +115,7 @@ func (s *Server) step2(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1], ClientNet: s.clientIP(c)}); err != nil {
+	if err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1], ClientNet: s.clientNet(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgVerified)
@@ -127,7 +127,7 @@ func (s *Server) step3(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.SetPassword.Handle(c.UserContext(), application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2], ClientNet: s.clientIP(c)}); err != nil {
+	if err := s.app.SetPassword.Handle(c.UserContext(), application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2], ClientNet: s.clientNet(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgPasswordSet)
@@ -139,7 +139,7 @@ func (s *Server) step4(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.CompleteProfile.Handle(c.UserContext(), application.CompleteProfile{Phone: f[0], Email: f[1], ClientNet: s.clientIP(c)}); err != nil {
+	if err := s.app.CompleteProfile.Handle(c.UserContext(), application.CompleteProfile{Phone: f[0], Email: f[1], ClientNet: s.clientNet(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgRegistered)
@@ -153,7 +153,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.app.Login.Handle(c.UserContext(), application.Login{Phone: f[0], EncryptionStr: f[1], RandomStr: f[2], TimeStamp: f[3], ClientNet: s.clientIP(c)})
+	res, err := s.app.Login.Handle(c.UserContext(), application.Login{Phone: f[0], EncryptionStr: f[1], RandomStr: f[2], TimeStamp: f[3], ClientNet: s.clientNet(c)})
 	if err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
 var errPanic = errors.New("handler panicked")
 
 // accessLog writes one line per request: id, method, path, status,
-// latency, client IP. It never logs bodies, so no phone number, password
+// latency, client address. It never logs bodies, so no phone number, password
 // or code can reach it.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
@@ -237,6 +237,11 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	c.Locals(ctxRequestID, id)
 	c.Set(fiber.HeaderXRequestID, id)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	// The client, worked out once: its network keys the limits, its
+	// address goes to the log.
+	addr := s.clientAddr(c)
+	clientNet := netKey(addr)
+	c.Locals(ctxClientNet, clientNet)
 	err := c.Next()
 	if err != nil {
 		if herr := s.handleError(c, err); herr != nil {
@@ -254,7 +259,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 			zap.String("path", c.Path()),
 			zap.Int("status", c.Response().StatusCode()),
 			zap.Duration("latency", elapsed),
-			zap.String("ip", s.clientIP(c)),
+			zap.String("ip", clientIP(addr, clientNet)),
 		)
 	}
 	return nil
