@@ -101,7 +101,8 @@ var colon = []byte(":")
 func netKey(a netip.Addr) string {
 	if a.Is6() {
 		p, _ := a.Prefix(64)
-		return p.String()
+		var buf [64]byte // one allocation, not Prefix.String's two
+		return string(p.AppendTo(buf[:0]))
 	}
 	return a.String()
 }

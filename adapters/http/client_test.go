@@ -97,3 +97,26 @@ func TestClientAddrAllocates(t *testing.T) {
 		t.Fatalf("clientAddr allocates %v times", n)
 	}
 }
+
+func BenchmarkClientAddr(b *testing.B) {
+	proxies := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
+	peer := netip.MustParseAddr("127.0.0.1")
+	b.Run("direct", func(b *testing.B) {
+		direct := netip.MustParseAddr("203.0.113.7")
+		for b.Loop() {
+			_ = netKey(clientAddr(direct, proxies, nil))
+		}
+	})
+	b.Run("proxied v4", func(b *testing.B) {
+		lines := [][]byte{[]byte("198.51.100.1, 203.0.113.7")}
+		for b.Loop() {
+			_ = netKey(clientAddr(peer, proxies, lines))
+		}
+	})
+	b.Run("proxied v6", func(b *testing.B) {
+		lines := [][]byte{[]byte("[2001:db8:1:2::7]:443, 10.0.0.2")}
+		for b.Loop() {
+			_ = netKey(clientAddr(peer, proxies, lines))
+		}
+	})
+}

@@ -251,7 +251,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	elapsed := time.Since(start)
 	s.observe(c, s.routeLabel(c), elapsed)
 	// Check first: with the access log off (LOG_LEVEL=warn) no field,
-	// not even the client address, is built.
+	// not even the client address's text, is built.
 	if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
 		ce.Write(
 			zap.String("request_id", id),
