@@ -97,6 +97,16 @@ func testIPv6RotationInsideOne64(t *testing.T, store options) {
 	if a := in.sendAs(t, 101, "[2001:DB8:1:2:FFFF::9]:443"); a.Status != 429 {
 		t.Errorf("the limited /64 as [addr]:port: %d %s, want 429", a.Status, a.Raw)
 	}
+	// The access log names the client's address, not its network.
+	logged := map[any]bool{}
+	for _, e := range in.logs.FilterMessage("request").All() {
+		logged[e.ContextMap()["ip"]] = true
+	}
+	for _, ip := range []string{"2001:db8:1:3::1", "2001:db8:1:2:ffff::9"} {
+		if !logged[ip] {
+			t.Errorf("no access-log line with ip %s", ip)
+		}
+	}
 }
 
 func testForgedFirstForwardedForLine(t *testing.T, store options) {

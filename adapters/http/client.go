@@ -23,20 +23,24 @@ func (s *Server) clientNet(c *fiber.Ctx) string {
 }
 
 // clientAddr is the address of the client that sent c, as far as the
-// service can know it (see clientAddr).
+// service can know it (see clientFrom).
 func (s *Server) clientAddr(c *fiber.Ctx) netip.Addr {
 	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	return clientAddr(peer.Unmap(), s.proxies, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor))
+	peer = peer.Unmap()
+	if !trusted(s.proxies, peer) {
+		return peer // without looking at the headers
+	}
+	return clientFrom(peer, s.proxies, c.Request().Header.PeekAll(fiber.HeaderXForwardedFor))
 }
 
-// clientAddr is the TCP peer, unless the peer is a trusted proxy. Then it
+// clientFrom is the TCP peer, unless the peer is a trusted proxy. Then it
 // is the right-most address in the X-Forwarded-For lines (all of them, in
 // order, as one list: a client can send lines of its own before the
 // proxy's) that is not itself a trusted proxy: each proxy appends the
 // address it saw, so everything left of that is the client's to write and
 // proves nothing. When the list runs out, or an entry cannot be read,
 // the client is the last trusted address reached.
-func clientAddr(peer netip.Addr, proxies []netip.Prefix, xff [][]byte) netip.Addr {
+func clientFrom(peer netip.Addr, proxies []netip.Prefix, xff [][]byte) netip.Addr {
 	if !trusted(proxies, peer) {
 		return peer
 	}

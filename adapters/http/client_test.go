@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func TestClientAddr(t *testing.T) {
+func TestClientFrom(t *testing.T) {
 	proxies := []netip.Prefix{
 		netip.MustParsePrefix("10.0.0.0/8"),
 		netip.MustParsePrefix("127.0.0.1/32"),
@@ -55,16 +55,16 @@ func TestClientAddr(t *testing.T) {
 				lines = append(lines, []byte(l))
 			}
 			peer := netip.MustParseAddr(c.peer).Unmap()
-			if got := clientAddr(peer, proxies, lines); got != netip.MustParseAddr(c.want) {
-				t.Errorf("clientAddr(%s, %q) = %s, want %s", c.peer, c.xff, got, c.want)
+			if got := clientFrom(peer, proxies, lines); got != netip.MustParseAddr(c.want) {
+				t.Errorf("clientFrom(%s, %q) = %s, want %s", c.peer, c.xff, got, c.want)
 			}
 		})
 	}
 }
 
-func TestClientAddrWithoutProxies(t *testing.T) {
+func TestClientFromWithoutProxies(t *testing.T) {
 	peer := netip.MustParseAddr("127.0.0.1")
-	if got := clientAddr(peer, nil, [][]byte{[]byte("203.0.113.7")}); got != peer {
+	if got := clientFrom(peer, nil, [][]byte{[]byte("203.0.113.7")}); got != peer {
 		t.Fatalf("no trusted proxy: %s, want the peer", got)
 	}
 }
@@ -88,35 +88,36 @@ func TestNetKey(t *testing.T) {
 	}
 }
 
-// TestClientAddrAllocates nothing: it runs on every request.
-func TestClientAddrAllocates(t *testing.T) {
+// TestClientFromAllocates: clientFrom allocates nothing, as it runs on
+// every request behind a proxy.
+func TestClientFromAllocates(t *testing.T) {
 	proxies := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
 	peer := netip.MustParseAddr("127.0.0.1")
 	lines := [][]byte{[]byte("198.51.100.1, [2001:db8:1:2::7]:443, 10.0.0.2"), []byte("10.0.0.3")}
-	if n := testing.AllocsPerRun(100, func() { clientAddr(peer, proxies, lines) }); n != 0 {
-		t.Fatalf("clientAddr allocates %v times", n)
+	if n := testing.AllocsPerRun(100, func() { clientFrom(peer, proxies, lines) }); n != 0 {
+		t.Fatalf("clientFrom allocates %v times", n)
 	}
 }
 
-func BenchmarkClientAddr(b *testing.B) {
+func BenchmarkClientFrom(b *testing.B) {
 	proxies := []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32"), netip.MustParsePrefix("10.0.0.0/8")}
 	peer := netip.MustParseAddr("127.0.0.1")
 	b.Run("direct", func(b *testing.B) {
 		direct := netip.MustParseAddr("203.0.113.7")
 		for b.Loop() {
-			_ = netKey(clientAddr(direct, proxies, nil))
+			_ = netKey(clientFrom(direct, proxies, nil))
 		}
 	})
 	b.Run("proxied v4", func(b *testing.B) {
 		lines := [][]byte{[]byte("198.51.100.1, 203.0.113.7")}
 		for b.Loop() {
-			_ = netKey(clientAddr(peer, proxies, lines))
+			_ = netKey(clientFrom(peer, proxies, lines))
 		}
 	})
 	b.Run("proxied v6", func(b *testing.B) {
 		lines := [][]byte{[]byte("[2001:db8:1:2::7]:443, 10.0.0.2")}
 		for b.Loop() {
-			_ = netKey(clientAddr(peer, proxies, lines))
+			_ = netKey(clientFrom(peer, proxies, lines))
 		}
 	})
 }
