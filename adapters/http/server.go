@@ -226,8 +226,8 @@ func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
 var errPanic = errors.New("handler panicked")
 
 // accessLog writes one line per request: id, method, path, status,
-// latency, client address. It never logs bodies, so no phone number, password
-// or code can reach it.
+// latency, client address. It never logs bodies, so no phone number,
+// password or code can reach it.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	id := c.Get(fiber.HeaderXRequestID)
