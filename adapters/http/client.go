@@ -8,13 +8,13 @@ import (
 	"github.com/gofiber/fiber/v2/utils"
 )
 
-// ctxClientNet is the Locals key of the client's network key, set once per
-// request by accessLog.
+// ctxClientNet is the Locals key of the client's network key, set by
+// accessLog when it works the client out for its log line.
 const ctxClientNet = "client_net"
 
 // clientNet is the key of every per-client limit and binding for c: the
-// client's network (see netKey). accessLog works it out once per request;
-// a request that did not pass through it gets it worked out here.
+// client's network (see netKey). It is worked out once per request: by
+// accessLog when the access log is on, else here.
 func (s *Server) clientNet(c *fiber.Ctx) string {
 	if k, ok := c.Locals(ctxClientNet).(string); ok {
 		return k

@@ -237,11 +237,16 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	c.Locals(ctxRequestID, id)
 	c.Set(fiber.HeaderXRequestID, id)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	// The client, worked out once: its network keys the limits, its
-	// address goes to the log.
-	addr := s.clientAddr(c)
-	clientNet := netKey(addr)
-	c.Locals(ctxClientNet, clientNet)
+	// With the access log on, the client is worked out here, once: its
+	// address goes to the log line, its network to the handler. With it
+	// off, only a handler that needs the network works it out.
+	var addr netip.Addr
+	var clientNet string
+	if s.log.Core().Enabled(zapcore.InfoLevel) {
+		addr = s.clientAddr(c)
+		clientNet = netKey(addr)
+		c.Locals(ctxClientNet, clientNet)
+	}
 	err := c.Next()
 	if err != nil {
 		if herr := s.handleError(c, err); herr != nil {
@@ -253,6 +258,10 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	// Check first: with the access log off (LOG_LEVEL=warn) no field,
 	// not even the client address's text, is built.
 	if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
+		if !addr.IsValid() { // the level was raised during the request
+			addr = s.clientAddr(c)
+			clientNet = netKey(addr)
+		}
 		ce.Write(
 			zap.String("request_id", id),
 			zap.String("method", c.Method()),
