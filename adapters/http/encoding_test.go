@@ -65,14 +65,15 @@ func TestEncodedBodiesAreRefused(t *testing.T) {
 }
 
 // TestEncodingOnAnyHeaderLine: a request with two Content-Encoding lines
-// is refused when either names an encoding (Fiber would inflate by the
-// last one), sent as raw bytes so nothing merges the lines.
+// (the second one's name in lower case) is refused when either names an
+// encoding (Fiber would inflate by the last one), sent as raw bytes so
+// nothing merges or renames the lines.
 func TestEncodingOnAnyHeaderLine(t *testing.T) {
 	x := serveReady(t, httpapi.Config{}, nil)
 	for _, lines := range [][2]string{{"gzip", "identity"}, {"identity", "gzip"}, {"", "br"}} {
 		body := `{"phone_number":"15850551102"}`
 		req := "POST /client/register-step-1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
-			"Content-Encoding: " + lines[0] + "\r\nContent-Encoding: " + lines[1] + "\r\n" +
+			"Content-Encoding: " + lines[0] + "\r\ncontent-encoding: " + lines[1] + "\r\n" +
 			"Content-Length: " + strconv.Itoa(len(body)) + "\r\nConnection: close\r\n\r\n" + body
 		conn, err := net.DialTimeout("tcp", strings.TrimPrefix(x.base, "http://"), time.Second)
 		if err != nil {
