@@ -58,6 +58,31 @@ func testCompressedBodiesAreRefused(t *testing.T, store options) {
 		t.Logf("%s bomb of %d bytes: refused, %d KiB allocated by the process meanwhile", enc, len(body), grown>>10)
 	}
 
+	// Several at once, as an attacker would send them to exhaust memory.
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var wg sync.WaitGroup
+	statuses := make([]int, 8)
+	for i := range statuses {
+		wg.Go(func() {
+			enc, body := "gzip, gzip", bombs["gzip"]
+			if i%2 == 1 {
+				enc, body = "deflate, deflate", bombs["deflate"]
+			}
+			statuses[i] = in.postWith(t, "/client/register-step-1", string(body), "Content-Encoding", enc).Status
+		})
+	}
+	wg.Wait()
+	runtime.ReadMemStats(&after)
+	for i, st := range statuses {
+		if st != 415 {
+			t.Errorf("parallel bomb %d: %d, want 415", i, st)
+		}
+	}
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 64<<20 {
+		t.Errorf("%d bombs at once: the process allocated %d MiB", len(statuses), grown>>20)
+	}
+
 	// One encoding, or any other name: refused before anything reads the
 	// body, whatever the body holds.
 	plain := `{"phone_number":"` + bombPhone + `"}`
@@ -98,7 +123,7 @@ func testCompressedBodiesAreRefused(t *testing.T, store options) {
 			logged++
 		}
 	}
-	want := 3 + len(refused) + 1
+	want := 3 + 8 + len(refused) + 1
 	if logged != want {
 		t.Errorf("%d access-log lines with status 415, want %d", logged, want)
 	}
