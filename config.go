@@ -162,7 +162,9 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// trustedProxies parses TRUSTED_PROXIES: CIDRs, or single addresses.
+// trustedProxies parses TRUSTED_PROXIES: CIDRs, or single addresses,
+// once at start. An IPv4-mapped IPv6 entry (::ffff:10.0.0.0/104) is its
+// IPv4 network, as the HTTP edge compares IPv4 clients in IPv4 form.
 func (c Config) trustedProxies() ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for _, s := range c.TrustedProxies {
@@ -170,15 +172,18 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 		if s == "" {
 			continue
 		}
-		if p, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, p.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
+		p, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("TRUSTED_PROXIES: %q is neither a CIDR nor an address", s)
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, fmt.Errorf("TRUSTED_PROXIES: %q is neither a CIDR nor an address", s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
 		}
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		out = append(out, p.Masked())
 	}
 	return out, nil
 }

@@ -51,7 +51,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("no POST %s", p)
 			continue
 		}
-		for _, status := range []int{200, 400, 413, 500, 503} {
+		for _, status := range []int{200, 400, 413, 415, 500, 503} {
 			if item.Post.Responses.Status(status) == nil {
 				t.Errorf("POST %s: no %d answer", p, status)
 			}

@@ -140,8 +140,9 @@ func (in *instance) post(t testing.TB, path string, body any) answer {
 	return in.postWith(t, path, body)
 }
 
-// postWith is post with request headers (name, value, ...). A string body
-// is sent as it is (malformed bodies are tests too); anything else as JSON.
+// postWith is post with request headers (name, value, ...); a name given
+// twice is sent as two header lines. A string body is sent as it is
+// (malformed and compressed bodies are tests too); anything else as JSON.
 // Every answer is checked against the OpenAPI document.
 func (in *instance) postWith(t testing.TB, path string, body any, hdr ...string) answer {
 	t.Helper()
@@ -161,7 +162,7 @@ func (in *instance) postWith(t testing.TB, path string, body any, hdr ...string)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
+		req.Header.Add(hdr[i], hdr[i+1])
 	}
 	resp, err := client.Do(req)
 	if err != nil {

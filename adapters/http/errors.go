@@ -111,6 +111,7 @@ var perEndpoint = map[endpoint][]outcome{
 // common holds the rows every endpoint shares.
 var common = []outcome{
 	{errBadRequest, fiber.StatusBadRequest, "bad_request", msgBadRequest},
+	{errUnsupportedEncoding, fiber.StatusUnsupportedMediaType, "unsupported_encoding", msgBadRequest},
 	{domain.ErrInvalidPhone, fiber.StatusOK, "invalid_phone", msgInvalidPhone},
 	{application.ErrUnavailable, fiber.StatusServiceUnavailable, "unavailable", msgUnavailable},
 }

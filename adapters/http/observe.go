@@ -86,18 +86,23 @@ func (s *Server) mountOps(cfg Config) {
 // indexRoutes records every route a handler serves, so that observe can
 // tell a served request from one that only passed through middleware.
 func (s *Server) indexRoutes() {
-	s.routes = map[string]struct{}{}
+	s.routes = map[string]string{}
 	for _, r := range s.fiber.GetRoutes(true) {
-		s.routes[r.Method+" "+r.Path] = struct{}{}
+		s.routes[r.Method+" "+r.Path] = r.Path
 	}
 }
 
 // routeLabel is the template of the route that served c, or
-// RouteUnmatched. Never the raw path: that is the client's to choose.
+// RouteUnmatched. Never the raw path: that is the client's to choose. A
+// request that middleware refused (an encoded body) is labelled with the
+// route it was sent to, when its path is exactly a route's.
 func (s *Server) routeLabel(c *fiber.Ctx) string {
 	r := c.Route()
 	if _, ok := s.routes[r.Method+" "+r.Path]; ok {
 		return r.Path
+	}
+	if path, ok := s.routes[c.Method()+" "+c.Path()]; ok {
+		return path // the template's string: c.Path() may be reused
 	}
 	return RouteUnmatched
 }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -61,7 +60,7 @@ type Server struct {
 	readyFor time.Duration
 	proxies  []netip.Prefix
 	obs      Observer
-	routes   map[string]struct{}
+	routes   map[string]string // "METHOD /path" to the route's path
 	fiber    *fiber.App
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -92,7 +91,7 @@ func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Se
 		DisableStartupMessage: true,
 		ErrorHandler:          s.handleError,
 	})
-	s.fiber.Use(s.accessLog, s.recoverPanic)
+	s.fiber.Use(s.accessLog, s.recoverPanic, refuseEncoded)
 	s.fiber.Get("/healthz", s.healthz)
 	s.fiber.Get("/readyz", s.readyz)
 	c := s.fiber.Group("/client", noStore)
@@ -122,7 +121,7 @@ func (s *Server) step1(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := s.app.SendCode.Handle(c.UserContext(), application.SendCode{Phone: f[0], ClientNet: s.clientIP(c)}); err != nil {
+	if err := s.app.SendCode.Handle(c.UserContext(), application.SendCode{Phone: f[0], ClientNet: s.clientNet(c)}); err != nil {
 		return err
 	}
 	return ok(c, msgSent)
@@ -134,7 +133,7 @@ func (s *Server) step2(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1], ClientNet: s.clientIP(c)})
+	res, err := s.app.VerifyCode.Handle(c.UserContext(), application.VerifyCode{Phone: f[0], Code: f[1], ClientNet: s.clientNet(c)})
 	if err != nil {
 		return err
 	}
@@ -149,7 +148,7 @@ func (s *Server) step3(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in := application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2], RegistrationToken: f[3], ClientNet: s.clientIP(c)}
+	in := application.SetPassword{Phone: f[0], Password: f[1], PasswordConfirm: f[2], RegistrationToken: f[3], ClientNet: s.clientNet(c)}
 	if err := s.app.SetPassword.Handle(c.UserContext(), in); err != nil {
 		return err
 	}
@@ -164,7 +163,7 @@ func (s *Server) step4(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	in := application.CompleteProfile{Phone: f[0], Email: f[1], RegistrationToken: f[2], ClientNet: s.clientIP(c)}
+	in := application.CompleteProfile{Phone: f[0], Email: f[1], RegistrationToken: f[2], ClientNet: s.clientNet(c)}
 	if err := s.app.CompleteProfile.Handle(c.UserContext(), in); err != nil {
 		return err
 	}
@@ -179,7 +178,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.app.Login.Handle(c.UserContext(), application.Login{Phone: f[0], EncryptionStr: f[1], RandomStr: f[2], TimeStamp: f[3], ClientNet: s.clientIP(c)})
+	res, err := s.app.Login.Handle(c.UserContext(), application.Login{Phone: f[0], EncryptionStr: f[1], RandomStr: f[2], TimeStamp: f[3], ClientNet: s.clientNet(c)})
 	if err != nil {
 		return err
 	}
@@ -260,8 +259,8 @@ func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
 var errPanic = errors.New("handler panicked")
 
 // accessLog writes one line per request: id, method, path, status,
-// latency, client IP. It never logs bodies, so no phone number, password
-// or code can reach it.
+// latency, client address. It never logs bodies, so no phone number,
+// password or code can reach it.
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	id := c.Get(fiber.HeaderXRequestID)
@@ -271,6 +270,16 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	c.Locals(ctxRequestID, id)
 	c.Set(fiber.HeaderXRequestID, id)
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	// With the access log on, the client is worked out here, once: its
+	// address goes to the log line, its network to the handler. With it
+	// off, only a handler that needs the network works it out.
+	var addr netip.Addr
+	var clientNet string
+	if s.log.Core().Enabled(zapcore.InfoLevel) {
+		addr = s.clientAddr(c)
+		clientNet = netKey(addr)
+		c.Locals(ctxClientNet, clientNet)
+	}
 	err := c.Next()
 	if err != nil {
 		if herr := s.handleError(c, err); herr != nil {
@@ -280,15 +289,19 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	elapsed := time.Since(start)
 	s.observe(c, s.routeLabel(c), elapsed)
 	// Check first: with the access log off (LOG_LEVEL=warn) no field,
-	// not even the client address, is built.
+	// not even the client address's text, is built.
 	if ce := s.log.Check(zapcore.InfoLevel, "request"); ce != nil {
+		if !addr.IsValid() { // the level was raised during the request
+			addr = s.clientAddr(c)
+			clientNet = netKey(addr)
+		}
 		ce.Write(
 			zap.String("request_id", id),
 			zap.String("method", c.Method()),
 			zap.String("path", c.Path()),
 			zap.Int("status", c.Response().StatusCode()),
 			zap.Duration("latency", elapsed),
-			zap.String("ip", s.clientIP(c)),
+			zap.String("ip", clientIP(addr, clientNet)),
 		)
 	}
 	return nil
@@ -306,43 +319,4 @@ func validRequestID(id string) bool {
 		}
 	}
 	return true
-}
-
-// clientIP is the peer address, or, when the peer is a trusted proxy, the
-// right-most X-Forwarded-For entry that is not itself a trusted proxy:
-// entries to its left were written by the client and prove nothing.
-func (s *Server) clientIP(c *fiber.Ctx) string {
-	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	peer = peer.Unmap()
-	if len(s.proxies) == 0 || !s.trusted(peer) {
-		return peer.String()
-	}
-	xff := c.Get(fiber.HeaderXForwardedFor)
-	for xff != "" {
-		i := strings.LastIndexByte(xff, ',')
-		part := strings.TrimSpace(xff[i+1:])
-		xff = xff[:max(i, 0)]
-		addr, err := netip.ParseAddr(part)
-		if err != nil {
-			break // a garbled hop: trust nothing further left
-		}
-		addr = addr.Unmap()
-		if !s.trusted(addr) {
-			return addr.String()
-		}
-		peer = addr
-		if i < 0 {
-			break
-		}
-	}
-	return peer.String()
-}
-
-func (s *Server) trusted(a netip.Addr) bool {
-	for _, p := range s.proxies {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
 }
