@@ -401,33 +401,91 @@ func TestLoginLockout(t *testing.T) {
 	}
 }
 
-// TestLoginResetsOnlyCountedFailures: a success forgets the failures
-// before it (four, then four more, never lock), and a success with no
-// failures on record writes nothing to the lockout store.
-func TestLoginResetsOnlyCountedFailures(t *testing.T) {
+// TestLoginReplayDoesNotReset: a replayed right proof is not a proof of
+// the password: it must not forget the failures before it (or replaying
+// one captured login would give an attacker endless guesses).
+func TestLoginReplayDoesNotReset(t *testing.T) {
 	f := newFakes(t)
 	register(t, f, phone, "password1", "a@qq.com")
-	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok0", f.Clock.Now().Unix())); err != nil {
+	good := loginReq("password1", "ok0", f.Clock.Now().Unix())
+	if _, err := f.App.Login.Handle(ctx, good); err != nil {
 		t.Fatalf("first login: %v", err)
 	}
-	if n := f.Lockouts.Resets(); n != 0 {
-		t.Fatalf("a login with no failures reset the lockout %d times", n)
+	for i := range 4 {
+		if _, err := f.App.Login.Handle(ctx, loginReq("wrong-pass", "w"+strconv.Itoa(i), f.Clock.Now().Unix())); !errors.Is(err, domain.ErrWrongPassword) {
+			t.Fatalf("wrong %d: %v", i, err)
+		}
 	}
-	for round := 1; round <= 2; round++ {
-		for i := range 4 {
-			r := "w" + strconv.Itoa(round) + strconv.Itoa(i)
-			if _, err := f.App.Login.Handle(ctx, loginReq("wrong-pass", r, f.Clock.Now().Unix())); !errors.Is(err, domain.ErrWrongPassword) {
-				t.Fatalf("round %d, wrong %d: %v", round, i, err)
-			}
-		}
-		if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok"+strconv.Itoa(round), f.Clock.Now().Unix())); err != nil {
-			t.Fatalf("round %d: login after 4 failures: %v", round, err)
-		}
-		if n := f.Lockouts.Resets(); n != round {
-			t.Fatalf("round %d: %d resets, want %d", round, n, round)
-		}
+	if _, err := f.App.Login.Handle(ctx, good); !errors.Is(err, application.ErrReplayedRequest) {
+		t.Fatalf("replay: %v", err)
+	}
+	if _, err := f.App.Login.Handle(ctx, loginReq("wrong-pass", "w5", f.Clock.Now().Unix())); !errors.Is(err, domain.ErrWrongPassword) {
+		t.Fatalf("fifth wrong: %v", err)
+	}
+	var locked *application.AccountLockedError
+	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok1", f.Clock.Now().Unix())); !errors.As(err, &locked) {
+		t.Fatalf("after 4 wrong, a replay and 1 wrong: %v, want locked", err)
 	}
 }
+
+// TestLoginParallelGuessesJudgedAtMostMax: guesses in flight together are
+// judged no more than LoginMaxFailures times.
+func TestLoginParallelGuessesJudgedAtMostMax(t *testing.T) {
+	f := newFakes(t)
+	register(t, f, phone, "password1", "a@qq.com")
+	var wrong, locked atomicCount
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.App.Login.Handle(ctx, loginReq("guess", "g"+strconv.Itoa(i), f.Clock.Now().Unix()))
+			var le *application.AccountLockedError
+			switch {
+			case errors.Is(err, domain.ErrWrongPassword):
+				wrong.add()
+			case errors.As(err, &le):
+				locked.add()
+			default:
+				t.Errorf("guess %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wrong.get() != 5 || locked.get() != 95 {
+		t.Fatalf("%d judged wrong, %d locked; want 5, 95", wrong.get(), locked.get())
+	}
+}
+
+// TestLoginHourlyLimitPerAccount: successful logins past the hourly cap
+// are refused, and a refused one is not a reset of the failures.
+func TestLoginHourlyLimitPerAccount(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.LoginHourlyLimitPerAccount = 2
+	f := apptest.New(t0, p)
+	register(t, f, phone, "password1", "a@qq.com")
+	for i := range 2 {
+		if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok"+strconv.Itoa(i), f.Clock.Now().Unix())); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	var rl *application.RateLimitedError
+	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok2", f.Clock.Now().Unix())); !errors.As(err, &rl) || rl.Kind != application.LimitLoginHourly {
+		t.Fatalf("third login in the hour: %v", err)
+	}
+	f.Clock.Advance(time.Hour)
+	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok3", f.Clock.Now().Unix())); err != nil {
+		t.Fatalf("after the hour: %v", err)
+	}
+}
+
+type atomicCount struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCount) add()     { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *atomicCount) get() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 func TestStoreOutageIsUnavailable(t *testing.T) {
 	f := newFakes(t)
