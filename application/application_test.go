@@ -500,3 +500,92 @@ func TestStoreOutageIsUnavailable(t *testing.T) {
 		t.Fatal("an SMS went out while the store was down")
 	}
 }
+
+// TestSendCodeRefusedUsesNothing: a request refused by a later limit
+// gives back what the earlier ones took: no cooldown, no daily unit.
+func TestSendCodeRefusedUsesNothing(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.HourlyLimitPerIP, p.DailyLimitPerPhone = 1, 1
+	f := apptest.New(t0, p)
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000001", ClientNet: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var rl *application.RateLimitedError
+		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000002", ClientNet: "a"}); !errors.As(err, &rl) || rl.Kind != application.LimitNetHourly {
+			t.Fatalf("over the network's limit: %v", err)
+		}
+	}
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000002", ClientNet: "b"}); err != nil {
+		t.Fatalf("the stranger's own request: %v", err)
+	}
+}
+
+// TestFailuresPerNetwork: unknown numbers and wrong passwords from one
+// network are counted together; past the limit every answer that could
+// tell is a 429, before any lookup, and other networks are unaffected.
+func TestFailuresPerNetwork(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.FailuresHourlyPerNet = 3
+	f := apptest.New(t0, p)
+	register(t, f, phone, "password1", "a@qq.com")
+	in := func(ph, pw, r string) application.Login {
+		l := loginReq(pw, r, f.Clock.Now().Unix())
+		l.Phone, l.ClientNet = ph, "spray"
+		return l
+	}
+	// A success costs nothing.
+	if _, err := f.App.Login.Handle(ctx, in(phone, "password1", "ok")); err != nil {
+		t.Fatal(err)
+	}
+	for i, ph := range []string{"13900000001", phone, "13900000002"} {
+		if _, err := f.App.Login.Handle(ctx, in(ph, "guess-guess", "s"+strconv.Itoa(i))); err == nil {
+			t.Fatalf("spray %d succeeded", i)
+		}
+	}
+	var rl *application.RateLimitedError
+	if _, err := f.App.Login.Handle(ctx, in(phone, "password1", "ok2")); !errors.As(err, &rl) || rl.Kind != application.LimitFailuresHourly || rl.RetryAfter != time.Hour {
+		t.Fatalf("past the limit: %v", err)
+	}
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientNet: "spray"}); !errors.As(err, &rl) {
+		t.Fatalf("step 1 past the limit: %v", err)
+	}
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientNet: "other"}); !errors.Is(err, domain.ErrUserExists) {
+		t.Fatalf("another network: %v", err)
+	}
+}
+
+// TestCodeFailureLimits: wrong codes per number kill every code of the
+// number, a right one too; the deployment's budget answers 429 and
+// raises one alarm per window.
+func TestCodeFailureLimits(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.CodeDailyFailuresPerPhone, p.CodeHourlyFailuresGlobal = 2, 3
+	f := apptest.New(t0, p)
+	code := sendCode(t, f, phone)
+	for i := range 2 {
+		if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: "x", ClientNet: strconv.Itoa(i)}); !errors.Is(err, domain.ErrCodeMismatch) {
+			t.Fatalf("wrong %d: %v", i, err)
+		}
+	}
+	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code}); !errors.Is(err, domain.ErrTooManyAttempts) {
+		t.Fatalf("right code past the number's limit: %v", err)
+	}
+	other := sendCode(t, f, "13900000003")
+	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: "13900000003", Code: "x"}); !errors.Is(err, domain.ErrCodeMismatch) {
+		t.Fatalf("third wrong code: %v", err)
+	}
+	for range 3 {
+		var rl *application.RateLimitedError
+		if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: "13900000003", Code: other}); !errors.As(err, &rl) || rl.Kind != application.LimitCodeGlobalHourly {
+			t.Fatalf("past the global budget: %v", err)
+		}
+	}
+	if n := f.Alarms.Spent(); n != 1 {
+		t.Fatalf("%d alarms for one spent window, want 1", n)
+	}
+	f.Clock.Advance(time.Hour)
+	if err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: "13900000003", Code: other}); !errors.Is(err, domain.ErrCodeExpired) && !errors.Is(err, domain.ErrNoPending) {
+		t.Fatalf("after the hour the check runs again: %v", err)
+	}
+}
