@@ -24,6 +24,7 @@ package memory
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -54,13 +55,15 @@ func NewRateLimits(maxEntries int, log *zap.Logger) *RateLimits {
 // Update applies fn to key's window atomically (see application.RateLimits).
 func (l *RateLimits) Update(_ context.Context, key string, now time.Time, fn func(*domain.FixedWindow) error) error {
 	var err error
+	w := windows.Get().(*domain.FixedWindow)
+	defer windows.Put(w)
 	l.t.update(key, now.UnixNano(), func(e entry[window], live bool) (entry[window], action) {
-		var w domain.FixedWindow
+		*w = domain.FixedWindow{}
 		if live {
-			w = domain.RestoreFixedWindow(int(e.val.count), time.Unix(0, e.expires))
+			*w = domain.RestoreFixedWindow(int(e.val.count), time.Unix(0, e.expires))
 		}
-		before := w
-		if err = fn(&w); err != nil || w == before {
+		before := *w
+		if err = fn(w); err != nil || *w == before {
 			return e, keep
 		}
 		if w.Empty() {
@@ -102,13 +105,15 @@ func NewLockouts(maxEntries int, log *zap.Logger) *Lockouts {
 // Update applies fn to key's failures atomically (see application.Lockouts).
 func (l *Lockouts) Update(_ context.Context, key string, now time.Time, fn func(*domain.LoginFailures) error) error {
 	var err error
+	f := loginFailures.Get().(*domain.LoginFailures)
+	defer loginFailures.Put(f)
 	l.t.update(key, now.UnixNano(), func(e entry[failures], live bool) (entry[failures], action) {
-		var f domain.LoginFailures
+		*f = domain.LoginFailures{}
 		if live {
-			f = domain.RestoreLoginFailures(int(e.val.count), time.Unix(0, e.val.windowEnd), unixNano(e.val.lockedUntil))
+			*f = domain.RestoreLoginFailures(int(e.val.count), time.Unix(0, e.val.windowEnd), unixNano(e.val.lockedUntil))
 		}
-		before := f
-		if err = fn(&f); err != nil || f == before {
+		before := *f
+		if err = fn(f); err != nil || *f == before {
 			return e, keep
 		}
 		if f.Empty() {
@@ -122,6 +127,13 @@ func (l *Lockouts) Update(_ context.Context, key string, now time.Time, fn func(
 	})
 	return err
 }
+
+// The values handed to fn come from pools: a value whose address goes to
+// a caller's function would otherwise be allocated on every update.
+var (
+	windows       = sync.Pool{New: func() any { return new(domain.FixedWindow) }}
+	loginFailures = sync.Pool{New: func() any { return new(domain.LoginFailures) }}
+)
 
 func unixNano(n int64) time.Time {
 	if n == 0 {
