@@ -50,7 +50,14 @@ func (h *VerifyCodeHandler) Handle(ctx context.Context, in VerifyCode) error {
 	}
 	var outcome error
 	wrong := false
+	counted := held[0].key != "" || held[1].key != "" || held[2].key != ""
 	err = h.pending.Update(ctx, phone, now, func(p *domain.PendingRegistration) error {
+		if !counted { // no failure limit is on: nothing to tell apart
+			outcome = p.Verify(candidate, now, h.policy.CodeMaxAttempts, h.policy.RegistrationTTL)
+			return nil
+		}
+		// A wrong code is a try that counted; a dead or expired code is
+		// not a guess judged.
 		before := p.Snapshot().Attempts
 		outcome = p.Verify(candidate, now, h.policy.CodeMaxAttempts, h.policy.RegistrationTTL)
 		wrong = p.Snapshot().Attempts > before
