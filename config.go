@@ -54,8 +54,14 @@ type Config struct {
 	LoginTimeWindow        time.Duration `env:"LOGIN_TIME_WINDOW" envDefault:"300s"`
 	LoginMaxFailures       int           `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
 	LoginLockout           time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
-	TokenTTL               time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
-	TrustedProxies         []string      `env:"TRUSTED_PROXIES" envSeparator:","`
+	// The failure limits and the cap on successful logins; 0 switches
+	// each off (docs/limits.md).
+	FailuresHourlyPerIP        int           `env:"FAILURES_HOURLY_PER_IP" envDefault:"50"`
+	CodeDailyFailuresPerPhone  int           `env:"CODE_DAILY_FAILURES_PER_PHONE" envDefault:"10"`
+	CodeHourlyFailuresGlobal   int           `env:"CODE_HOURLY_FAILURES_GLOBAL" envDefault:"2000"`
+	LoginHourlyLimitPerAccount int           `env:"LOGIN_HOURLY_LIMIT_PER_ACCOUNT" envDefault:"60"`
+	TokenTTL                   time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
+	TrustedProxies             []string      `env:"TRUSTED_PROXIES" envSeparator:","`
 	// RegistrationBinding says who may continue a verified registration:
 	// network, token or off (docs/registration-binding.md).
 	RegistrationBinding domain.RegistrationBinding `env:"REGISTRATION_BINDING" envDefault:"network"`
@@ -114,7 +120,9 @@ func (c Config) Validate() error {
 	}
 	nonNegative := map[string]int{
 		"SMS_DAILY_LIMIT_PER_PHONE": c.SMSDailyLimitPerPhone, "SMS_HOURLY_LIMIT_PER_IP": c.SMSHourlyLimitPerIP,
-		"SMS_HOURLY_LIMIT_GLOBAL": c.SMSHourlyLimitGlobal,
+		"SMS_HOURLY_LIMIT_GLOBAL": c.SMSHourlyLimitGlobal, "FAILURES_HOURLY_PER_IP": c.FailuresHourlyPerIP,
+		"CODE_DAILY_FAILURES_PER_PHONE": c.CodeDailyFailuresPerPhone, "CODE_HOURLY_FAILURES_GLOBAL": c.CodeHourlyFailuresGlobal,
+		"LOGIN_HOURLY_LIMIT_PER_ACCOUNT": c.LoginHourlyLimitPerAccount,
 	}
 	for _, name := range sortedKeys(nonNegative) {
 		if nonNegative[name] < 0 {

@@ -35,6 +35,11 @@ func TestConfigDefaultsAreSPEC(t *testing.T) {
 		{"LOGIN_TIME_WINDOW", cfg.LoginTimeWindow, 300 * time.Second},
 		{"LOGIN_MAX_FAILURES", cfg.LoginMaxFailures, 5},
 		{"LOGIN_LOCKOUT", cfg.LoginLockout, 15 * time.Minute},
+		{"LOGIN_HOURLY_LIMIT_PER_ACCOUNT", cfg.LoginHourlyLimitPerAccount, 60},
+		{"FAILURES_HOURLY_PER_IP", cfg.FailuresHourlyPerIP, 50},
+		{"CODE_DAILY_FAILURES_PER_PHONE", cfg.CodeDailyFailuresPerPhone, 10},
+		{"CODE_HOURLY_FAILURES_GLOBAL", cfg.CodeHourlyFailuresGlobal, 2000},
+		{"MEMORY_MAX_ENTRIES", cfg.MemoryMaxEntries, 1000000},
 		{"TOKEN_TTL", cfg.TokenTTL, 168 * time.Hour},
 		{"LOG_LEVEL", cfg.LogLevel.String(), "info"},
 		{"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout, 15 * time.Second},
@@ -62,6 +67,11 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 		"CODE_MAX_ATTEMPTS":         {"CODE_MAX_ATTEMPTS": "0"},
 		"LOGIN_TIME_WINDOW":         {"LOGIN_TIME_WINDOW": "0s"},
 		"REGISTRATION_BINDING":      {"REGISTRATION_BINDING": "ip"},
+
+		"FAILURES_HOURLY_PER_IP":         {"FAILURES_HOURLY_PER_IP": "-1"},
+		"CODE_DAILY_FAILURES_PER_PHONE":  {"CODE_DAILY_FAILURES_PER_PHONE": "-5"},
+		"CODE_HOURLY_FAILURES_GLOBAL":    {"CODE_HOURLY_FAILURES_GLOBAL": "many"},
+		"LOGIN_HOURLY_LIMIT_PER_ACCOUNT": {"LOGIN_HOURLY_LIMIT_PER_ACCOUNT": "-60"},
 	}
 	for name, vars := range cases {
 		_, err := phoneauth.ParseConfig(vars)
@@ -78,6 +88,11 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 	// A code lifetime over ASVS's 10 minutes is refused.
 	if _, err := phoneauth.ParseConfig(map[string]string{"SMS_CODE_TTL": "11m"}); err == nil {
 		t.Error("SMS_CODE_TTL=11m accepted")
+	}
+	// 0 switches each limit off (the benchmark does).
+	off := map[string]string{"FAILURES_HOURLY_PER_IP": "0", "CODE_DAILY_FAILURES_PER_PHONE": "0", "CODE_HOURLY_FAILURES_GLOBAL": "0", "LOGIN_HOURLY_LIMIT_PER_ACCOUNT": "0"}
+	if _, err := phoneauth.ParseConfig(off); err != nil {
+		t.Errorf("limits switched off: %v", err)
 	}
 }
 

@@ -66,7 +66,22 @@ func providePolicy(cfg Config) (application.Policy, error) {
 		LoginMaxFailures:   cfg.LoginMaxFailures,
 		LoginLockout:       cfg.LoginLockout,
 		Binding:            cfg.RegistrationBinding,
+
+		FailuresHourlyPerNet:       cfg.FailuresHourlyPerIP,
+		CodeDailyFailuresPerPhone:  cfg.CodeDailyFailuresPerPhone,
+		CodeHourlyFailuresGlobal:   cfg.CodeHourlyFailuresGlobal,
+		LoginHourlyLimitPerAccount: cfg.LoginHourlyLimitPerAccount,
 	}, nil
+}
+
+// provideAlarms logs what needs an operator at ERROR, once per event.
+func provideAlarms(log *zap.Logger) application.Alarms { return logAlarms{log.Named("alarm")} }
+
+type logAlarms struct{ log *zap.Logger }
+
+func (a logAlarms) CodeFailuresBudgetSpent(budget int, until time.Time) {
+	a.log.Error("wrong codes reached the deployment's hourly budget: someone is guessing codes across numbers; code checks answer 429 until the window ends",
+		zap.Int("budget", budget), zap.Time("until", until))
 }
 
 func provideVault(cfg Config) (*crypto.Vault, error) {
@@ -143,14 +158,14 @@ func provideBolt(cfg Config, log *zap.Logger) (*bolt.Store, func(), error) {
 // embeddedEphemeral are the counters DESIGN.md lets a single node keep in
 // memory: losing them in a crash weakens an abuse limit for one window.
 type embeddedEphemeral struct {
-	limits   *memory.RateLimiter
+	limits   *memory.RateLimits
 	lockouts *memory.Lockouts
 	nonces   *memory.Nonces
 }
 
 func provideEmbeddedEphemeral(cfg Config, log *zap.Logger) embeddedEphemeral {
 	return embeddedEphemeral{
-		limits:   memory.NewRateLimiter(cfg.MemoryMaxEntries, log),
+		limits:   memory.NewRateLimits(cfg.MemoryMaxEntries, log),
 		lockouts: memory.NewLockouts(cfg.MemoryMaxEntries, log),
 		nonces:   memory.NewNonces(cfg.LoginNonceCapacity, log),
 	}
@@ -162,8 +177,8 @@ func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users { ret
 func provideBoltPending(s *bolt.Store, m *metrics.Metrics) application.PendingRegistrations {
 	return m.PendingRegistrations(s)
 }
-func provideRateLimiter(e embeddedEphemeral, m *metrics.Metrics) application.RateLimiter {
-	return m.RateLimiter(e.limits)
+func provideRateLimits(e embeddedEphemeral, m *metrics.Metrics) application.RateLimits {
+	return m.RateLimits(e.limits)
 }
 func provideLockouts(e embeddedEphemeral, m *metrics.Metrics) application.Lockouts {
 	return m.Lockouts(e.lockouts)
@@ -208,8 +223,8 @@ func provideMongoUsers(s *mongo.Store, m *metrics.Metrics) application.Users {
 func provideMongoPending(s *mongo.Store, m *metrics.Metrics) application.PendingRegistrations {
 	return m.PendingRegistrations(s.PendingRegistrations())
 }
-func provideMongoRateLimiter(s *mongo.Store, m *metrics.Metrics) application.RateLimiter {
-	return m.RateLimiter(s.RateLimiter())
+func provideMongoRateLimits(s *mongo.Store, m *metrics.Metrics) application.RateLimits {
+	return m.RateLimits(s.RateLimits())
 }
 func provideMongoLockouts(s *mongo.Store, m *metrics.Metrics) application.Lockouts {
 	return m.Lockouts(s.Lockouts())

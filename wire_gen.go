@@ -29,7 +29,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	users := provideBoltUsers(store, metrics)
 	pendingRegistrations := provideBoltPending(store, metrics)
 	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, log)
-	rateLimiter := provideRateLimiter(phoneauthEmbeddedEphemeral, metrics)
+	rateLimits := provideRateLimits(phoneauthEmbeddedEphemeral, metrics)
 	codeHasher, err := provideCodeHasher(cfg)
 	if err != nil {
 		cleanup()
@@ -46,15 +46,16 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		cleanup()
 		return nil, nil, err
 	}
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimiter, codeHasher, smsSender, clock, policy)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, clock, policy)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
+	alarms := provideAlarms(log)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
 	vault, err := provideVault(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, clock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
 	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metrics)
 	nonces := provideNonces(phoneauthEmbeddedEphemeral, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
@@ -62,7 +63,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
 	config, err := provideHTTPConfig(cfg, metrics)
 	if err != nil {
@@ -87,7 +88,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	metrics := provideMetrics()
 	users := provideMongoUsers(store, metrics)
 	pendingRegistrations := provideMongoPending(store, metrics)
-	rateLimiter := provideMongoRateLimiter(store, metrics)
+	rateLimits := provideMongoRateLimits(store, metrics)
 	codeHasher, err := provideCodeHasher(cfg)
 	if err != nil {
 		cleanup()
@@ -104,15 +105,16 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 		cleanup()
 		return nil, nil, err
 	}
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimiter, codeHasher, smsSender, clock, policy)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, clock, policy)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
+	alarms := provideAlarms(log)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
 	vault, err := provideVault(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, clock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
 	lockouts := provideMongoLockouts(store, metrics)
 	nonces := provideMongoNonces(store, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
@@ -120,7 +122,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
 	config, err := provideHTTPConfig(cfg, metrics)
 	if err != nil {
@@ -145,6 +147,7 @@ var appSet = wire.NewSet(
 	provideMetrics,
 	provideSMS,
 	providePolicy,
+	provideAlarms,
 	provideVault, wire.Bind(new(application.PasswordVault), new(*crypto.Vault)), provideCodeHasher, wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)), provideTokenIssuer, wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)), application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
 	provideHTTP,
 	NewService,
@@ -157,7 +160,7 @@ var embeddedSet = wire.NewSet(
 	provideBoltUsers,
 	provideBoltPending,
 	provideEmbeddedEphemeral,
-	provideRateLimiter,
+	provideRateLimits,
 	provideLockouts,
 	provideNonces,
 	provideEmbeddedSweeper,
@@ -169,7 +172,7 @@ var mongoSet = wire.NewSet(
 	provideMongo,
 	provideMongoUsers,
 	provideMongoPending,
-	provideMongoRateLimiter,
+	provideMongoRateLimits,
 	provideMongoLockouts,
 	provideMongoNonces,
 	provideMongoSweeper,

@@ -30,6 +30,19 @@ type Policy struct {
 	LoginLockout       time.Duration
 	// Binding says who may continue a verified registration.
 	Binding domain.RegistrationBinding
+	// FailuresHourlyPerNet caps a client network's failures per hour
+	// (failed logins and proofs, wrong codes, answers that tell whether a
+	// number is registered); past it those endpoints answer 429.
+	FailuresHourlyPerNet int
+	// CodeDailyFailuresPerPhone caps wrong codes per number per 24 h
+	// across all its codes; past it every code of the number is dead.
+	CodeDailyFailuresPerPhone int
+	// CodeHourlyFailuresGlobal caps wrong codes per hour for the whole
+	// deployment; past it code checks answer 429.
+	CodeHourlyFailuresGlobal int
+	// LoginHourlyLimitPerAccount caps successful logins per account per
+	// hour.
+	LoginHourlyLimitPerAccount int
 }
 
 // App groups the use cases the adapters drive.

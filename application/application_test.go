@@ -404,33 +404,91 @@ func TestLoginLockout(t *testing.T) {
 	}
 }
 
-// TestLoginResetsOnlyCountedFailures: a success forgets the failures
-// before it (four, then four more, never lock), and a success with no
-// failures on record writes nothing to the lockout store.
-func TestLoginResetsOnlyCountedFailures(t *testing.T) {
+// TestLoginReplayDoesNotReset: a replayed right proof is not a proof of
+// the password: it must not forget the failures before it (or replaying
+// one captured login would give an attacker endless guesses).
+func TestLoginReplayDoesNotReset(t *testing.T) {
 	f := newFakes(t)
 	register(t, f, phone, "password1", "a@qq.com")
-	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok0", f.Clock.Now().Unix())); err != nil {
+	good := loginReq("password1", "ok0", f.Clock.Now().Unix())
+	if _, err := f.App.Login.Handle(ctx, good); err != nil {
 		t.Fatalf("first login: %v", err)
 	}
-	if n := f.Lockouts.Resets(); n != 0 {
-		t.Fatalf("a login with no failures reset the lockout %d times", n)
+	for i := range 4 {
+		if _, err := f.App.Login.Handle(ctx, loginReq("wrong-pass", "w"+strconv.Itoa(i), f.Clock.Now().Unix())); !errors.Is(err, domain.ErrWrongPassword) {
+			t.Fatalf("wrong %d: %v", i, err)
+		}
 	}
-	for round := 1; round <= 2; round++ {
-		for i := range 4 {
-			r := "w" + strconv.Itoa(round) + strconv.Itoa(i)
-			if _, err := f.App.Login.Handle(ctx, loginReq("wrong-pass", r, f.Clock.Now().Unix())); !errors.Is(err, domain.ErrWrongPassword) {
-				t.Fatalf("round %d, wrong %d: %v", round, i, err)
-			}
-		}
-		if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok"+strconv.Itoa(round), f.Clock.Now().Unix())); err != nil {
-			t.Fatalf("round %d: login after 4 failures: %v", round, err)
-		}
-		if n := f.Lockouts.Resets(); n != round {
-			t.Fatalf("round %d: %d resets, want %d", round, n, round)
-		}
+	if _, err := f.App.Login.Handle(ctx, good); !errors.Is(err, application.ErrReplayedRequest) {
+		t.Fatalf("replay: %v", err)
+	}
+	if _, err := f.App.Login.Handle(ctx, loginReq("wrong-pass", "w5", f.Clock.Now().Unix())); !errors.Is(err, domain.ErrWrongPassword) {
+		t.Fatalf("fifth wrong: %v", err)
+	}
+	var locked *application.AccountLockedError
+	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok1", f.Clock.Now().Unix())); !errors.As(err, &locked) {
+		t.Fatalf("after 4 wrong, a replay and 1 wrong: %v, want locked", err)
 	}
 }
+
+// TestLoginParallelGuessesJudgedAtMostMax: guesses in flight together are
+// judged no more than LoginMaxFailures times.
+func TestLoginParallelGuessesJudgedAtMostMax(t *testing.T) {
+	f := newFakes(t)
+	register(t, f, phone, "password1", "a@qq.com")
+	var wrong, locked atomicCount
+	var wg sync.WaitGroup
+	for i := range 100 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := f.App.Login.Handle(ctx, loginReq("guess", "g"+strconv.Itoa(i), f.Clock.Now().Unix()))
+			var le *application.AccountLockedError
+			switch {
+			case errors.Is(err, domain.ErrWrongPassword):
+				wrong.add()
+			case errors.As(err, &le):
+				locked.add()
+			default:
+				t.Errorf("guess %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if wrong.get() != 5 || locked.get() != 95 {
+		t.Fatalf("%d judged wrong, %d locked; want 5, 95", wrong.get(), locked.get())
+	}
+}
+
+// TestLoginHourlyLimitPerAccount: successful logins past the hourly cap
+// are refused, and a refused one is not a reset of the failures.
+func TestLoginHourlyLimitPerAccount(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.LoginHourlyLimitPerAccount = 2
+	f := apptest.New(t0, p)
+	register(t, f, phone, "password1", "a@qq.com")
+	for i := range 2 {
+		if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok"+strconv.Itoa(i), f.Clock.Now().Unix())); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	var rl *application.RateLimitedError
+	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok2", f.Clock.Now().Unix())); !errors.As(err, &rl) || rl.Kind != application.LimitLoginHourly {
+		t.Fatalf("third login in the hour: %v", err)
+	}
+	f.Clock.Advance(time.Hour)
+	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "ok3", f.Clock.Now().Unix())); err != nil {
+		t.Fatalf("after the hour: %v", err)
+	}
+}
+
+type atomicCount struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCount) add()     { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *atomicCount) get() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 func TestStoreOutageIsUnavailable(t *testing.T) {
 	f := newFakes(t)
@@ -443,5 +501,94 @@ func TestStoreOutageIsUnavailable(t *testing.T) {
 	}
 	if f.SMS.Sent() != 0 {
 		t.Fatal("an SMS went out while the store was down")
+	}
+}
+
+// TestSendCodeRefusedUsesNothing: a request refused by a later limit
+// gives back what the earlier ones took: no cooldown, no daily unit.
+func TestSendCodeRefusedUsesNothing(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.HourlyLimitPerIP, p.DailyLimitPerPhone = 1, 1
+	f := apptest.New(t0, p)
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000001", ClientNet: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		var rl *application.RateLimitedError
+		if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000002", ClientNet: "a"}); !errors.As(err, &rl) || rl.Kind != application.LimitNetHourly {
+			t.Fatalf("over the network's limit: %v", err)
+		}
+	}
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: "13800000002", ClientNet: "b"}); err != nil {
+		t.Fatalf("the stranger's own request: %v", err)
+	}
+}
+
+// TestFailuresPerNetwork: unknown numbers and wrong passwords from one
+// network are counted together; past the limit every answer that could
+// tell is a 429, before any lookup, and other networks are unaffected.
+func TestFailuresPerNetwork(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.FailuresHourlyPerNet = 3
+	f := apptest.New(t0, p)
+	register(t, f, phone, "password1", "a@qq.com")
+	in := func(ph, pw, r string) application.Login {
+		l := loginReq(pw, r, f.Clock.Now().Unix())
+		l.Phone, l.ClientNet = ph, "spray"
+		return l
+	}
+	// A success costs nothing.
+	if _, err := f.App.Login.Handle(ctx, in(phone, "password1", "ok")); err != nil {
+		t.Fatal(err)
+	}
+	for i, ph := range []string{"13900000001", phone, "13900000002"} {
+		if _, err := f.App.Login.Handle(ctx, in(ph, "guess-guess", "s"+strconv.Itoa(i))); err == nil {
+			t.Fatalf("spray %d succeeded", i)
+		}
+	}
+	var rl *application.RateLimitedError
+	if _, err := f.App.Login.Handle(ctx, in(phone, "password1", "ok2")); !errors.As(err, &rl) || rl.Kind != application.LimitFailuresHourly || rl.RetryAfter != time.Hour {
+		t.Fatalf("past the limit: %v", err)
+	}
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientNet: "spray"}); !errors.As(err, &rl) {
+		t.Fatalf("step 1 past the limit: %v", err)
+	}
+	if err := f.App.SendCode.Handle(ctx, application.SendCode{Phone: phone, ClientNet: "other"}); !errors.Is(err, domain.ErrUserExists) {
+		t.Fatalf("another network: %v", err)
+	}
+}
+
+// TestCodeFailureLimits: wrong codes per number kill every code of the
+// number, a right one too; the deployment's budget answers 429 and
+// raises one alarm per window.
+func TestCodeFailureLimits(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.CodeDailyFailuresPerPhone, p.CodeHourlyFailuresGlobal = 2, 3
+	f := apptest.New(t0, p)
+	code := sendCode(t, f, phone)
+	for i := range 2 {
+		if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: "x", ClientNet: strconv.Itoa(i)}); !errors.Is(err, domain.ErrCodeMismatch) {
+			t.Fatalf("wrong %d: %v", i, err)
+		}
+	}
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: phone, Code: code}); !errors.Is(err, domain.ErrTooManyAttempts) {
+		t.Fatalf("right code past the number's limit: %v", err)
+	}
+	other := sendCode(t, f, "13900000003")
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: "13900000003", Code: "x"}); !errors.Is(err, domain.ErrCodeMismatch) {
+		t.Fatalf("third wrong code: %v", err)
+	}
+	for range 3 {
+		var rl *application.RateLimitedError
+		if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: "13900000003", Code: other}); !errors.As(err, &rl) || rl.Kind != application.LimitCodeGlobalHourly {
+			t.Fatalf("past the global budget: %v", err)
+		}
+	}
+	if n := f.Alarms.Spent(); n != 1 {
+		t.Fatalf("%d alarms for one spent window, want 1", n)
+	}
+	f.Clock.Advance(time.Hour)
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: "13900000003", Code: other}); !errors.Is(err, domain.ErrCodeExpired) && !errors.Is(err, domain.ErrNoPending) {
+		t.Fatalf("after the hour the check runs again: %v", err)
 	}
 }

@@ -22,24 +22,32 @@ type CompleteProfile struct {
 type CompleteProfileHandler struct {
 	users   Users
 	pending PendingRegistrations
+	limits  RateLimits
 	clock   Clock
 	policy  Policy
 }
 
 // NewCompleteProfileHandler builds the step-4 handler.
-func NewCompleteProfileHandler(users Users, pending PendingRegistrations, clock Clock, policy Policy) *CompleteProfileHandler {
-	return &CompleteProfileHandler{users: users, pending: pending, clock: clock, policy: policy}
+func NewCompleteProfileHandler(users Users, pending PendingRegistrations, limits RateLimits, clock Clock, policy Policy) *CompleteProfileHandler {
+	return &CompleteProfileHandler{users: users, pending: pending, limits: limits, clock: clock, policy: policy}
 }
 
 // Handle creates the account. Uniqueness of phone and email is the store's
 // job (Users.Create is atomic), so concurrent requests for one phone make
-// exactly one account; the losers hear domain.ErrUserExists.
-func (h *CompleteProfileHandler) Handle(ctx context.Context, in CompleteProfile) error {
+// exactly one account; the losers hear domain.ErrUserExists, which, as
+// it tells that the number is registered, costs the client network a
+// failure.
+func (h *CompleteProfileHandler) Handle(ctx context.Context, in CompleteProfile) (err error) {
 	phone, err := domain.ParsePhoneNumber(in.Phone)
 	if err != nil {
 		return err
 	}
 	now := h.clock.Now()
+	failure, err := take(ctx, h.limits, h.policy.failureRule(in.ClientNet), now)
+	if err != nil {
+		return err
+	}
+	defer func() { settle(ctx, h.limits, failure, errors.Is(err, domain.ErrUserExists), now) }()
 	reg, err := h.pending.Get(ctx, phone, now)
 	if errors.Is(err, domain.ErrNoPending) {
 		return domain.ErrNotVerified

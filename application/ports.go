@@ -44,37 +44,36 @@ type PendingRegistrations interface {
 	Delete(ctx context.Context, phone domain.PhoneNumber) error
 }
 
-// Decision is a rate limiter's answer.
-type Decision struct {
-	Allowed    bool
-	RetryAfter time.Duration
+// RateLimits stores fixed windows (domain.FixedWindow), one per key.
+// Update reads the key's window as it stands at now (an empty one if there
+// is none or it has ended), applies fn and stores the result as one atomic
+// step (a shard lock, a compare-and-swap); fn may run more than once, so
+// it must only change the window it is given. If fn returns an error,
+// nothing is written and Update returns it. A window fn leaves unchanged
+// is not written; one it leaves empty is deleted. A store bounded in
+// memory may forget the oldest windows when full, but never refuses for
+// being full and never forgets a key that starts with GlobalKeyPrefix.
+type RateLimits interface {
+	Update(ctx context.Context, key string, now time.Time, fn func(*domain.FixedWindow) error) error
 }
 
-// RateLimiter counts events per key in fixed windows. Allow counts one
-// event and reports whether it was within limit; a refused event is not
-// counted.
-type RateLimiter interface {
-	Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (Decision, error)
-}
+// GlobalKeyPrefix starts the keys of deployment-wide budgets, which a
+// bounded store must never forget: forgetting one would reopen the budget
+// for everyone.
+const GlobalKeyPrefix = "global:"
 
-// Lockouts tracks wrong passwords per account. Fail counts one and, when
-// the count reaches max within lockFor of the first, locks the key until
-// now+lockFor and returns that time; Check reports what is held for the
-// key now; Reset forgets the key after a successful login.
+// Lockouts stores each account's login failures (domain.LoginFailures),
+// one per key, with the same Update contract as RateLimits.
 type Lockouts interface {
-	Check(ctx context.Context, key string, now time.Time) (LockState, error)
-	Fail(ctx context.Context, key string, max int, lockFor time.Duration, now time.Time) (time.Time, error)
-	Reset(ctx context.Context, key string) error
+	Update(ctx context.Context, key string, now time.Time, fn func(*domain.LoginFailures) error) error
 }
 
-// LockState is what a Lockouts store holds for a key at a moment.
-type LockState struct {
-	// Until is the end of a live lock; zero if the key is not locked.
-	Until time.Time
-	// Failures is the count of wrong passwords in the key's live window
-	// (or that set its live lock); zero when nothing is held, so that a
-	// successful login has nothing to reset.
-	Failures int
+// Alarms tells the operator about what needs a person, once per event
+// rather than once per request.
+type Alarms interface {
+	// CodeFailuresBudgetSpent: the deployment's wrong codes reached
+	// their hourly budget; code checks answer 429 until the window ends.
+	CodeFailuresBudgetSpent(budget int, until time.Time)
 }
 
 // Nonces remembers login requests already accepted, so that each is
@@ -189,7 +188,7 @@ func (e *SMSError) Error() string {
 func (e *SMSError) Unwrap() error { return e.Err }
 
 // RateLimitedError is a refusal by a rate limit; Kind names which one
-// ("cooldown", "phone_daily", "ip_hourly", "global_hourly").
+// (the Limit… constants).
 type RateLimitedError struct {
 	Kind       string
 	RetryAfter time.Duration

@@ -20,7 +20,7 @@ type SendCode struct {
 type SendCodeHandler struct {
 	users   Users
 	pending PendingRegistrations
-	limits  RateLimiter
+	limits  RateLimits
 	hasher  CodeHasher
 	sms     SMSSender
 	clock   Clock
@@ -28,7 +28,7 @@ type SendCodeHandler struct {
 }
 
 // NewSendCodeHandler builds the step-1 handler.
-func NewSendCodeHandler(users Users, pending PendingRegistrations, limits RateLimiter, hasher CodeHasher, sms SMSSender, clock Clock, policy Policy) *SendCodeHandler {
+func NewSendCodeHandler(users Users, pending PendingRegistrations, limits RateLimits, hasher CodeHasher, sms SMSSender, clock Clock, policy Policy) *SendCodeHandler {
 	return &SendCodeHandler{users: users, pending: pending, limits: limits, hasher: hasher, sms: sms, clock: clock, policy: policy}
 }
 
@@ -41,7 +41,16 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 	if err != nil {
 		return err
 	}
+	now := h.clock.Now()
+	// Whether a number is registered is what an enumerating client wants:
+	// the answer costs its network a failure, and a network past its
+	// failures hears 429 before anything is looked up.
+	failure, err := take(ctx, h.limits, h.policy.failureRule(in.ClientNet), now)
+	if err != nil {
+		return err
+	}
 	exists, err := h.users.Exists(ctx, phone)
+	settle(ctx, h.limits, failure, err == nil && exists, now)
 	if err != nil {
 		return fmt.Errorf("look up user: %w", err)
 	}
@@ -51,8 +60,7 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 	if !h.policy.AllowedCountries.Allows(phone) {
 		return domain.ErrCountryNotAllowed
 	}
-	now := h.clock.Now()
-	if err := h.checkLimits(ctx, phone, in.ClientNet, now); err != nil {
+	if err := h.reserveLimits(ctx, phone, in.ClientNet, now); err != nil {
 		return err
 	}
 	code, err := newCode()
@@ -82,30 +90,15 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 	return nil
 }
 
-// checkLimits applies the cheapest and most specific limit first, so a
-// refusal by the per-phone cooldown consumes nothing else.
-func (h *SendCodeHandler) checkLimits(ctx context.Context, phone domain.PhoneNumber, ip string, now time.Time) error {
-	checks := []struct {
-		kind, key string
-		limit     int
-		window    time.Duration
-	}{
-		{"cooldown", "sms:cooldown:" + phone.E164(), 1, h.policy.ResendInterval},
-		{"phone_daily", "sms:day:" + phone.E164(), h.policy.DailyLimitPerPhone, 24 * time.Hour},
-		{"ip_hourly", "sms:ip:" + ip, h.policy.HourlyLimitPerIP, time.Hour},
-		{"global_hourly", "sms:global", h.policy.HourlyLimitGlobal, time.Hour},
-	}
-	for _, c := range checks {
-		if c.limit <= 0 || c.window <= 0 {
-			continue // a limit of 0 switches it off (benchmarks)
-		}
-		d, err := h.limits.Allow(ctx, c.key, c.limit, c.window, now)
-		if err != nil {
-			return fmt.Errorf("rate limit %s: %w", c.kind, err)
-		}
-		if !d.Allowed {
-			return &RateLimitedError{Kind: c.kind, RetryAfter: d.RetryAfter}
-		}
-	}
-	return nil
+// reserveLimits takes one unit of each sending limit, the most specific
+// first: the phone's cooldown, its daily cap, the client network's hourly
+// cap, the global hourly budget. A refusal gives back what was taken, so
+// a refused request starts no cooldown and spends no quota.
+func (h *SendCodeHandler) reserveLimits(ctx context.Context, phone domain.PhoneNumber, clientNet string, now time.Time) error {
+	return takeAll(ctx, h.limits, now,
+		rule{LimitCooldown, "sms:cooldown:" + phone.E164(), 1, h.policy.ResendInterval},
+		rule{LimitPhoneDaily, "sms:day:" + phone.E164(), h.policy.DailyLimitPerPhone, 24 * time.Hour},
+		rule{LimitNetHourly, "sms:ip:" + clientNet, h.policy.HourlyLimitPerIP, time.Hour},
+		rule{LimitGlobalHourly, GlobalKeyPrefix + "sms", h.policy.HourlyLimitGlobal, time.Hour},
+	)
 }

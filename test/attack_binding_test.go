@@ -69,15 +69,9 @@ func startBehindProxy(t *testing.T, store options, extra ...string) *instance {
 	return start(t, store)
 }
 
-// from posts body as a client on network net.
-func (in *instance) from(t *testing.T, net, path string, body m) answer {
-	t.Helper()
-	return in.postWith(t, path, body, "X-Forwarded-For", net)
-}
-
-// expectFrom is from, failing the test unless the answer is want, byte
+// expectOKFrom is from, failing the test unless the answer is want, byte
 // for byte.
-func (in *instance) expectFrom(t *testing.T, net, path string, body m, want string) answer {
+func (in *instance) expectOKFrom(t *testing.T, net, path string, body m, want string) answer {
 	t.Helper()
 	a := in.from(t, net, path, body)
 	if a.Status != 200 || a.Raw != want {
@@ -89,7 +83,7 @@ func (in *instance) expectFrom(t *testing.T, net, path string, body m, want stri
 // sendFrom runs step 1 for victim from net.
 func (in *instance) sendFrom(t *testing.T, net string) string {
 	t.Helper()
-	in.expectFrom(t, net, "/client/register-step-1", m{"phone_number": victim}, codeSent)
+	in.expectOKFrom(t, net, "/client/register-step-1", m{"phone_number": victim}, codeSent)
 	return in.code(t, victimE164)
 }
 
@@ -129,19 +123,19 @@ func testStrangerCannotTakeOver(t *testing.T, store options) {
 
 	// The probe: a one-letter password, so that a verified registration
 	// would answer 密码长度不符合要求 instead.
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
 	in.verifyFrom(t, ownerNet, code)
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("x", ""), notVerified)
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("stranger-pass-1"), notVerified)
-	in.expectFrom(t, strangerNet, "/client/register-step-4", step4("stranger@qq.com"), notVerified)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("x", ""), notVerified)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("stranger-pass-1"), notVerified)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-4", step4("stranger@qq.com"), notVerified)
 
 	// The owner, a seed client that sends no token, continues from its
 	// own network.
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("stranger-pass-1"), notVerified)
-	in.expectFrom(t, strangerNet, "/client/register-step-4", step4("stranger@qq.com"), notVerified)
-	in.expectFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), registered)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("stranger-pass-1"), notVerified)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-4", step4("stranger@qq.com"), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), registered)
 	in.loginWorks(t, ownerPassword, ownerEmail)
 	if a := in.login(t, victim, "stranger-pass-1"); a.Error != "wrong_password" {
 		t.Fatalf("the stranger's password logs in: %s", a.Raw)
@@ -152,9 +146,9 @@ func testTokenContinuesFromAnyNetwork(t *testing.T, store options) {
 	in := startBehindProxy(t, store)
 	token := in.verifyFrom(t, ownerNet, in.sendFrom(t, ownerNet))
 	// The app moved from Wi-Fi to cellular between the steps.
-	in.expectFrom(t, otherNet, "/client/register-step-3", step3("x", token), `{"code":0,"message":"密码长度不符合要求","error":"password_length"}`)
-	in.expectFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword, token), passwordSet)
-	in.expectFrom(t, strangerNet, "/client/register-step-4", step4(ownerEmail, token), registered)
+	in.expectOKFrom(t, otherNet, "/client/register-step-3", step3("x", token), `{"code":0,"message":"密码长度不符合要求","error":"password_length"}`)
+	in.expectOKFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword, token), passwordSet)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-4", step4(ownerEmail, token), registered)
 	in.loginWorks(t, ownerPassword, ownerEmail)
 	// The token is a secret: it is never logged.
 	if logs := in.logText(); strings.Contains(logs, token) || strings.Contains(logs, token[:20]) {
@@ -171,26 +165,26 @@ func testWrongTokenRefusedOnOwnersNetwork(t *testing.T, store options) {
 	}
 	// Judged by the token alone: the owner's network does not rescue a
 	// wrong one, and the refusal comes before the password checks.
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3("x", wrong), notVerified)
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword, wrong), notVerified)
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword, token[:42]), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3("x", wrong), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword, wrong), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword, token[:42]), notVerified)
 	// Nothing was stored: step 4 still finds no password.
-	in.expectFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), `{"code":0,"message":"注册失败","error":"password_missing"}`)
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
-	in.expectFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail, wrong), notVerified)
-	in.expectFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail, token), registered)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), `{"code":0,"message":"注册失败","error":"password_missing"}`)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail, wrong), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail, token), registered)
 	in.loginWorks(t, ownerPassword, ownerEmail)
 }
 
 func testStrangersStep1DoesNotUnverify(t *testing.T, store options) {
 	in := startBehindProxy(t, store)
 	in.verifyFrom(t, ownerNet, in.sendFrom(t, ownerNet))
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
 	// Past the resend cooldown, the stranger asks for a new code.
 	in.clock.Advance(61 * time.Second)
 	in.sendFrom(t, strangerNet)
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
-	in.expectFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), registered)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), registered)
 	in.loginWorks(t, ownerPassword, ownerEmail)
 }
 
@@ -243,9 +237,9 @@ func testConcurrentStep1sDoNotUnverify(t *testing.T, store options) {
 	if n := in.sms.Sends(); n != 1+rounds {
 		t.Fatalf("%d codes sent, want %d", n, 1+rounds)
 	}
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
-	in.expectFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), registered)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), registered)
 	in.loginWorks(t, ownerPassword, ownerEmail)
 }
 
@@ -254,38 +248,38 @@ func testRedoingStep2Rebinds(t *testing.T, store options) {
 	first := in.verifyFrom(t, ownerNet, in.sendFrom(t, ownerNet))
 	// The owner's phone changed network, heard 验证码没有通过, and redoes
 	// steps 1 and 2 from the new one.
-	in.expectFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword), notVerified)
+	in.expectOKFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword), notVerified)
 	in.clock.Advance(61 * time.Second)
 	second := in.verifyFrom(t, otherNet, in.sendFrom(t, otherNet))
 	if second == first {
 		t.Fatal("a new verification kept the old token")
 	}
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), notVerified)
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword, first), notVerified)
-	in.expectFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
-	in.expectFrom(t, strangerNet, "/client/register-step-4", step4(ownerEmail, second), registered)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword, first), notVerified)
+	in.expectOKFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword), passwordSet)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-4", step4(ownerEmail, second), registered)
 	in.loginWorks(t, ownerPassword, ownerEmail)
 }
 
 func testTokenModeRefusesTokenless(t *testing.T, store options) {
 	in := startBehindProxy(t, store, "REGISTRATION_BINDING", "token")
 	token := in.verifyFrom(t, ownerNet, in.sendFrom(t, ownerNet))
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3("x"), notVerified)
-	in.expectFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), notVerified)
-	in.expectFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword, token), passwordSet)
-	in.expectFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), notVerified)
-	in.expectFrom(t, otherNet, "/client/register-step-4", step4(ownerEmail, token), registered)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3("x"), notVerified)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-3", step3(ownerPassword), notVerified)
+	in.expectOKFrom(t, otherNet, "/client/register-step-3", step3(ownerPassword, token), passwordSet)
+	in.expectOKFrom(t, ownerNet, "/client/register-step-4", step4(ownerEmail), notVerified)
+	in.expectOKFrom(t, otherNet, "/client/register-step-4", step4(ownerEmail, token), registered)
 	in.loginWorks(t, ownerPassword, ownerEmail)
 }
 
 func testOffModeBehavesAsTheSeed(t *testing.T, store options) {
 	in := startBehindProxy(t, store, "REGISTRATION_BINDING", "off")
 	code := in.sendFrom(t, ownerNet)
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("x"), notVerified)
 	in.verifyFrom(t, ownerNet, code)
 	// As the seed: the phone number alone names the registration.
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("x"), `{"code":0,"message":"密码长度不符合要求","error":"password_length"}`)
-	in.expectFrom(t, strangerNet, "/client/register-step-3", step3("stranger-pass-1"), passwordSet)
-	in.expectFrom(t, strangerNet, "/client/register-step-4", step4("stranger@qq.com"), registered)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("x"), `{"code":0,"message":"密码长度不符合要求","error":"password_length"}`)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-3", step3("stranger-pass-1"), passwordSet)
+	in.expectOKFrom(t, strangerNet, "/client/register-step-4", step4("stranger@qq.com"), registered)
 	in.loginWorks(t, "stranger-pass-1", "stranger@qq.com")
 }

@@ -1,100 +1,99 @@
 // Package memory holds the in-process implementations of the counters the
 // embedded (single-node) mode keeps: rate-limit windows, login lockouts and
-// login nonces. DESIGN.md lets them be ephemeral there, since losing them in
-// a crash weakens an abuse limit for one window and nothing else, and keeping
-// them off disk keeps a durable write off the login path.
+// login nonces. They may be ephemeral there, since losing them in a crash
+// weakens an abuse limit for one window and nothing else, and keeping them
+// off disk keeps a durable write off the login path.
 //
 // Each table is sharded by key hash for concurrency and bounded to a maximum
 // number of entries so that a flood of distinct keys cannot exhaust memory.
 // Nonces, one per successful login, keep only 64-bit fingerprints in sets
 // per second of expiry (nonces.go), so their bound can be ten times the
 // others' in less memory.
-// When a new key finds the table full, expired entries are evicted first;
-// if there is still no room the table fails closed rather than forgetting
-// live state (which would reopen the limits an attacker is being held to):
-// the rate limiter refuses, Lockouts.Fail and Nonces.Claim return an error
-// wrapping application.ErrUnavailable. Keys already present keep working.
-// Each becoming-full is logged once at WARN.
+//
+// The rate-limit and lockout tables never refuse for being full: a new
+// key that finds no room first evicts expired entries, then forgets the
+// oldest live one (of a small sample), so that an attacker who fills a
+// table can at worst shorten other keys' memory, never shut honest clients
+// out. Deployment-wide budgets (keys starting with
+// application.GlobalKeyPrefix) are never forgotten. The first forgetting
+// is logged at WARN. The rules themselves (what a window or a lock is)
+// live in the domain; these tables only keep them, one atomic update per
+// call under a shard's lock.
 package memory
 
 import (
 	"context"
-	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/domain"
 )
 
-// RateLimiter is an application.RateLimiter and application.Expirer
-// counting fixed windows in memory. A key's window opens at its first
-// counted event and lasts the window given then, so a limit of one per
-// minute is a true one-minute cooldown rather than one per clock minute.
-type RateLimiter struct {
+// RateLimits is an application.RateLimits and application.Expirer keeping
+// fixed windows in memory.
+type RateLimits struct {
 	t *table[window]
 }
 
-type window struct{ count int }
+// window is a domain.FixedWindow without pointers (its end is the
+// entry's expiry), so a million of them cost the garbage collector
+// nothing to scan.
+type window struct{ count int64 }
 
-// NewRateLimiter returns a limiter holding at most maxEntries keys
+// NewRateLimits returns a table holding at most maxEntries windows
 // (DefaultMaxEntries if maxEntries <= 0). log may be nil.
-func NewRateLimiter(maxEntries int, log *zap.Logger) *RateLimiter {
-	return &RateLimiter{t: newTable[window]("rate_limits", maxEntries, named(log))}
+func NewRateLimits(maxEntries int, log *zap.Logger) *RateLimits {
+	t := newTable[window]("rate_limits", maxEntries, named(log))
+	t.pinned = func(key string) bool { return strings.HasPrefix(key, application.GlobalKeyPrefix) }
+	return &RateLimits{t: t}
 }
 
-// Allow counts one event for key if it is within limit. A limit or window
-// of zero or less switches the limit off, as in the application's policy.
-// A full table refuses new keys (fail closed) with RetryAfter set to when
-// the earliest entry expires, capped at the window.
-func (l *RateLimiter) Allow(_ context.Context, key string, limit int, win time.Duration, now time.Time) (application.Decision, error) {
-	if limit < 1 || win <= 0 {
-		return application.Decision{Allowed: true}, nil
-	}
-	n := now.UnixNano()
-	var d application.Decision
-	err := l.t.update(key, n, func(e entry[window], live bool) (entry[window], bool) {
-		if !live {
-			d = application.Decision{Allowed: true}
-			return entry[window]{val: window{count: 1}, expires: n + int64(win)}, true
+// Update applies fn to key's window atomically (see application.RateLimits).
+func (l *RateLimits) Update(_ context.Context, key string, now time.Time, fn func(*domain.FixedWindow) error) error {
+	var err error
+	w := windows.Get().(*domain.FixedWindow)
+	defer windows.Put(w)
+	l.t.update(key, now.UnixNano(), func(e entry[window], live bool) (entry[window], action) {
+		*w = domain.FixedWindow{}
+		if live {
+			*w = domain.RestoreFixedWindow(int(e.val.count), time.Unix(0, e.expires))
 		}
-		if e.val.count >= limit {
-			d = application.Decision{RetryAfter: time.Duration(e.expires - n)}
-			return e, false
+		before := *w
+		if err = fn(w); err != nil || *w == before {
+			return e, keep
 		}
-		d = application.Decision{Allowed: true}
-		e.val.count++
-		return e, true
+		if w.Empty() {
+			return e, remove
+		}
+		return entry[window]{val: window{count: int64(w.Count(now))}, expires: w.End().UnixNano()}, store
 	})
-	if err != nil {
-		retry := time.Duration(l.t.soonestExpiry() - n)
-		if retry <= 0 || retry > win {
-			retry = win
-		}
-		return application.Decision{RetryAfter: retry}, nil
-	}
-	return d, nil
+	return err
 }
 
 // DeleteExpired forgets windows that have ended.
-func (l *RateLimiter) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+func (l *RateLimits) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	return l.t.evict(ctx, now.UnixNano()), ctx.Err()
 }
 
 // Len returns the number of keys held, expired ones included until swept.
-func (l *RateLimiter) Len() int { return l.t.len() }
+func (l *RateLimits) Len() int { return l.t.len() }
 
 // Lockouts is an application.Lockouts and application.Expirer keeping
-// failure counts in memory. Failures are counted in a window that opens at
-// the first one and lasts lockFor; a lock ends lockFor after the failure
-// that set it, and takes the count with it.
+// login failures in memory.
 type Lockouts struct {
 	t *table[failures]
 }
 
+// failures is a domain.LoginFailures without pointers; the entry's expiry
+// is its ExpiresAt.
 type failures struct {
-	count  int
-	locked bool // then the entry's expiry is the lock's end
+	count       int64
+	windowEnd   int64
+	lockedUntil int64 // zero when unlocked
 }
 
 // NewLockouts returns a lockout table holding at most maxEntries keys
@@ -103,62 +102,44 @@ func NewLockouts(maxEntries int, log *zap.Logger) *Lockouts {
 	return &Lockouts{t: newTable[failures]("lockouts", maxEntries, named(log))}
 }
 
-// Check returns the end of key's live lock (zero if none) and the
-// failures counted in its live window.
-func (l *Lockouts) Check(_ context.Context, key string, now time.Time) (application.LockState, error) {
-	e, live := l.t.get(key, now.UnixNano())
-	if !live {
-		return application.LockState{}, nil
-	}
-	st := application.LockState{Failures: e.val.count}
-	if e.val.locked {
-		st.Until = time.Unix(0, e.expires).UTC()
-	}
-	return st, nil
-}
-
-// Fail counts a wrong password for key and returns the lock's end when
-// this failure sets a lock (or one is already live), else the zero time.
-// A maxFailures or lockFor of zero or less never locks, so nothing is
-// counted. A failure for a new key when the table is full is an error
-// wrapping application.ErrUnavailable: the login is refused rather than
-// counted nowhere.
-func (l *Lockouts) Fail(_ context.Context, key string, maxFailures int, lockFor time.Duration, now time.Time) (time.Time, error) {
-	if maxFailures < 1 || lockFor <= 0 {
-		return time.Time{}, nil
-	}
-	n := now.UnixNano()
-	var until int64
-	err := l.t.update(key, n, func(e entry[failures], live bool) (entry[failures], bool) {
-		until = 0
-		if live && e.val.locked {
-			until = e.expires
-			return e, false
+// Update applies fn to key's failures atomically (see application.Lockouts).
+func (l *Lockouts) Update(_ context.Context, key string, now time.Time, fn func(*domain.LoginFailures) error) error {
+	var err error
+	f := loginFailures.Get().(*domain.LoginFailures)
+	defer loginFailures.Put(f)
+	l.t.update(key, now.UnixNano(), func(e entry[failures], live bool) (entry[failures], action) {
+		*f = domain.LoginFailures{}
+		if live {
+			*f = domain.RestoreLoginFailures(int(e.val.count), time.Unix(0, e.val.windowEnd), unixNano(e.val.lockedUntil))
 		}
-		if !live {
-			e = entry[failures]{expires: n + int64(lockFor)}
+		before := *f
+		if err = fn(f); err != nil || *f == before {
+			return e, keep
 		}
-		e.val.count++
-		if e.val.count >= maxFailures {
-			e.val.locked = true
-			e.expires = n + int64(lockFor)
-			until = e.expires
+		if f.Empty() {
+			return e, remove
 		}
-		return e, true
+		v := failures{count: int64(f.Count(now)), windowEnd: f.WindowEnd().UnixNano()}
+		if u := f.LockedUntil(); !u.IsZero() {
+			v.lockedUntil = u.UnixNano()
+		}
+		return entry[failures]{val: v, expires: f.ExpiresAt().UnixNano()}, store
 	})
-	if err != nil {
-		return time.Time{}, fmt.Errorf("count login failure: %w: %w", application.ErrUnavailable, err)
-	}
-	if until == 0 {
-		return time.Time{}, nil
-	}
-	return time.Unix(0, until).UTC(), nil
+	return err
 }
 
-// Reset forgets key's failures and lock.
-func (l *Lockouts) Reset(_ context.Context, key string) error {
-	l.t.remove(key)
-	return nil
+// The values handed to fn come from pools: a value whose address goes to
+// a caller's function would otherwise be allocated on every update.
+var (
+	windows       = sync.Pool{New: func() any { return new(domain.FixedWindow) }}
+	loginFailures = sync.Pool{New: func() any { return new(domain.LoginFailures) }}
+)
+
+func unixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
 }
 
 // DeleteExpired forgets ended locks and failure windows.

@@ -1,18 +1,22 @@
 package memory_test
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/phoneauth/phoneauth/adapters/memory"
 	"github.com/phoneauth/phoneauth/adapters/storetest"
 	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/domain"
 )
 
 var base = time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)
@@ -20,7 +24,7 @@ var base = time.Date(2030, time.January, 1, 0, 0, 0, 0, time.UTC)
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		log := zaptest.NewLogger(t)
-		limits := memory.NewRateLimiter(0, log)
+		limits := memory.NewRateLimits(0, log)
 		lockouts := memory.NewLockouts(0, log)
 		nonces := memory.NewNonces(0, log)
 		return storetest.Stores{
@@ -34,63 +38,84 @@ func TestContract(t *testing.T) {
 
 const bound = 100
 
-func TestRateLimiterFullFailsClosed(t *testing.T) {
-	l := memory.NewRateLimiter(bound, zaptest.NewLogger(t))
-	ctx := t.Context()
-	for i := range bound {
-		window := time.Minute
-		if i%2 == 1 {
-			window = time.Hour
+func take(t testing.TB, l *memory.RateLimits, key string, limit int, window time.Duration, now time.Time) bool {
+	t.Helper()
+	var ok bool
+	if err := l.Update(context.Background(), key, now, func(w *domain.FixedWindow) error {
+		_, _, ok = w.Take(limit, window, now)
+		return nil
+	}); err != nil {
+		t.Fatalf("Update(%q): %v", key, err)
+	}
+	return ok
+}
+
+// TestRateLimitsFullForgetsOldest: a full table takes every new key, by
+// forgetting old ones, never the global budgets; its count stays exact
+// and the first forgetting is logged once.
+func TestRateLimitsFullForgetsOldest(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	l := memory.NewRateLimits(bound, zap.New(core))
+	global := application.GlobalKeyPrefix + "sms"
+	if !take(t, l, global, 1, 2*time.Hour, base) {
+		t.Fatal("global budget refused")
+	}
+	// Keys that end sooner are older here, as every key of a kind has
+	// one window: the first half ends within the hour.
+	for i := range 5 * bound {
+		if !take(t, l, fmt.Sprint("k", i), 1, time.Hour+time.Duration(i)*time.Second, base) {
+			t.Fatalf("new key k%d refused by a full table", i)
 		}
-		if d, err := l.Allow(ctx, fmt.Sprint("k", i), 2, window, base); err != nil || !d.Allowed {
-			t.Fatalf("Allow(k%d) = %+v, %v", i, d, err)
+		if l.Len() > bound {
+			t.Fatalf("Len = %d > bound %d", l.Len(), bound)
 		}
 	}
-	d, err := l.Allow(ctx, "new", 2, time.Hour, base.Add(time.Second))
-	if err != nil || d.Allowed {
-		t.Fatalf("new key in a full table: %+v, %v; want refused", d, err)
+	if take(t, l, global, 1, 2*time.Hour, base.Add(time.Minute)) {
+		t.Errorf("the global budget was forgotten")
 	}
-	// Room comes back when the one-minute windows end.
-	if want := time.Minute - time.Second; d.RetryAfter != want {
-		t.Errorf("RetryAfter = %v, want %v", d.RetryAfter, want)
+	// The newest keys are kept (the last one surely; most of the last
+	// tenth).
+	kept := 0
+	for i := 5*bound - bound/10; i < 5*bound; i++ {
+		if !take(t, l, fmt.Sprint("k", i), 1, time.Hour, base.Add(time.Minute)) {
+			kept++
+		}
 	}
-	if d, _ := l.Allow(ctx, "k1", 2, time.Hour, base.Add(time.Second)); !d.Allowed {
-		t.Errorf("a key already held was refused in a full table")
+	if kept < bound/20 {
+		t.Errorf("only %d of the %d newest keys kept", kept, bound/10)
 	}
-	if d, _ := l.Allow(ctx, "new", 2, time.Hour, base.Add(time.Minute)); !d.Allowed {
-		t.Errorf("new key refused after half the table expired")
-	}
-	if n := l.Len(); n != bound/2+1 {
-		t.Errorf("Len = %d, want %d: expired windows should have been evicted", n, bound/2+1)
+	if n := logs.FilterLevelExact(zapcore.WarnLevel).Len(); n != 1 {
+		t.Errorf("%d WARN lines for one filling, want 1", n)
 	}
 }
 
-func TestLockoutsFullIsUnavailable(t *testing.T) {
+func TestLockoutsFullForgetsOldest(t *testing.T) {
 	l := memory.NewLockouts(bound, zaptest.NewLogger(t))
 	ctx := t.Context()
-	for i := range bound {
-		if _, err := l.Fail(ctx, fmt.Sprint("k", i), 5, time.Minute, base); err != nil {
-			t.Fatalf("Fail(k%d): %v", i, err)
+	reserve := func(key string) bool {
+		var ok bool
+		if err := l.Update(ctx, key, base, func(f *domain.LoginFailures) error {
+			_, _, ok = f.Reserve(5, time.Minute, base)
+			return nil
+		}); err != nil {
+			t.Fatalf("Update(%q): %v", key, err)
+		}
+		return ok
+	}
+	for i := range 3 * bound {
+		if !reserve(fmt.Sprint("k", i)) {
+			t.Fatalf("k%d refused", i)
 		}
 	}
-	if _, err := l.Fail(ctx, "new", 5, time.Minute, base); !errors.Is(err, application.ErrUnavailable) {
-		t.Errorf("Fail of a new key in a full table = %v, want application.ErrUnavailable", err)
-	}
-	if _, err := l.Fail(ctx, "k0", 5, time.Minute, base); err != nil {
-		t.Errorf("Fail of a key already held: %v", err)
-	}
-	if err := l.Reset(ctx, "k0"); err != nil {
-		t.Fatalf("Reset: %v", err)
-	}
-	if _, err := l.Fail(ctx, "new", 5, time.Minute, base); err != nil {
-		t.Errorf("Fail after Reset freed a slot: %v", err)
+	if l.Len() != bound {
+		t.Errorf("Len = %d, want %d", l.Len(), bound)
 	}
 }
 
-// TestConcurrentAllowIsExact hammers a few keys from many goroutines: the
-// number allowed per key must be exactly the limit.
-func TestConcurrentAllowIsExact(t *testing.T) {
-	l := memory.NewRateLimiter(0, nil)
+// TestConcurrentTakeIsExact hammers a few keys from many goroutines: the
+// number taken per key must be exactly the limit.
+func TestConcurrentTakeIsExact(t *testing.T) {
+	l := memory.NewRateLimits(0, nil)
 	const keys, limit, goroutines, perGoroutine = 8, 300, 32, 200
 	var allowed [keys]atomic.Int64
 	var wg sync.WaitGroup
@@ -98,12 +123,7 @@ func TestConcurrentAllowIsExact(t *testing.T) {
 		wg.Go(func() {
 			for i := range perGoroutine {
 				k := (g + i) % keys
-				d, err := l.Allow(t.Context(), fmt.Sprint("k", k), limit, time.Hour, base)
-				if err != nil {
-					t.Error(err)
-					return
-				}
-				if d.Allowed {
+				if take(t, l, fmt.Sprint("k", k), limit, time.Hour, base) {
 					allowed[k].Add(1)
 				}
 			}
@@ -117,31 +137,36 @@ func TestConcurrentAllowIsExact(t *testing.T) {
 	}
 }
 
-func BenchmarkAllowParallel(b *testing.B) {
-	l := memory.NewRateLimiter(0, nil)
+func BenchmarkTakeParallel(b *testing.B) {
+	l := memory.NewRateLimits(0, nil)
 	keys := benchKeys("ip:", 10000)
 	var seq atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(seq.Add(1)) * 7919
 		for pb.Next() {
 			i++
-			_, _ = l.Allow(b.Context(), keys[i%len(keys)], 1<<30, time.Hour, base)
+			take(b, l, keys[i%len(keys)], 1<<30, time.Hour, base)
 		}
 	})
 }
 
-func BenchmarkCheckLockParallel(b *testing.B) {
+// BenchmarkReserveResetParallel is a successful login's lockout work:
+// reserve the attempt, then reset.
+func BenchmarkReserveResetParallel(b *testing.B) {
 	l := memory.NewLockouts(0, nil)
 	keys := benchKeys("login:+86138", 10000)
-	for _, k := range keys[:1000] {
-		_, _ = l.Fail(b.Context(), k, 5, time.Hour, base)
-	}
+	reset := func(f *domain.LoginFailures) error { f.Reset(); return nil }
 	var seq atomic.Int64
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(seq.Add(1)) * 7919
 		for pb.Next() {
 			i++
-			_, _ = l.Check(b.Context(), keys[i%len(keys)], base)
+			k := keys[i%len(keys)]
+			_ = l.Update(b.Context(), k, base, func(f *domain.LoginFailures) error {
+				f.Reserve(5, time.Hour, base)
+				return nil
+			})
+			_ = l.Update(b.Context(), k, base, reset)
 		}
 	})
 }

@@ -11,7 +11,7 @@ import (
 	"go.uber.org/zap"
 )
 
-// DefaultMaxEntries is the bound NewRateLimiter and NewLockouts use when
+// DefaultMaxEntries is the bound NewRateLimits and NewLockouts use when
 // given none: about 100 MB of keys and bookkeeping per table at the key
 // lengths the application uses.
 const DefaultMaxEntries = 1_000_000
@@ -21,8 +21,7 @@ const DefaultMaxEntries = 1_000_000
 // this runs on.
 const numShards = 64
 
-// errFull is what a table answers when a new key finds no room; each port
-// turns it into its own documented refusal.
+// errFull is what the nonce store answers when a new key finds no room.
 var errFull = errors.New("table full")
 
 // entry is one key's state. Times are Unix nanoseconds rather than
@@ -47,7 +46,9 @@ type shard[V any] struct {
 
 // table is a sharded map with a global entry bound and expiry. Its count
 // is exact: a new key reserves a slot with a compare-and-swap before it
-// is inserted, so the table never holds more than max entries.
+// is inserted, so the table never holds more than max entries. A full
+// table never refuses a new key: it first drops expired entries, then
+// forgets a live one (see forget), except the entries pinned says to keep.
 type table[V any] struct {
 	name   string
 	log    *zap.Logger
@@ -55,6 +56,7 @@ type table[V any] struct {
 	max    int64
 	count  atomic.Int64
 	full   atomic.Bool
+	pinned func(key string) bool
 	shards [numShards]shard[V]
 }
 
@@ -65,7 +67,7 @@ func newTable[V any](name string, maxEntries int, log *zap.Logger) *table[V] {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	t := &table[V]{name: name, log: log, seed: maphash.MakeSeed(), max: int64(maxEntries)}
+	t := &table[V]{name: name, log: log, seed: maphash.MakeSeed(), max: int64(maxEntries), pinned: func(string) bool { return false }}
 	for i := range t.shards {
 		t.shards[i].m = make(map[string]entry[V])
 		t.shards[i].soonest = math.MaxInt64
@@ -77,54 +79,108 @@ func (t *table[V]) shard(key string) *shard[V] {
 	return &t.shards[maphash.String(t.seed, key)%numShards]
 }
 
-// get returns key's live entry.
-func (t *table[V]) get(key string, now int64) (entry[V], bool) {
-	s := t.shard(key)
-	s.mu.Lock()
-	e, ok := s.m[key]
-	s.mu.Unlock()
-	if !ok || e.expires <= now {
-		return entry[V]{}, false
-	}
-	return e, true
-}
+// action is what update does with the entry fn returns.
+type action int
+
+const (
+	keep   action = iota // leave the table as it was
+	store                // store the entry returned
+	remove               // delete the key
+)
 
 // update runs fn on key's entry under the shard's lock. fn is told whether
 // a live entry exists (an expired one is passed as absent and zeroed) and
-// returns the entry to store and whether to store it. fn may run twice
-// when the table is full, so it must only compute. update returns errFull
-// when a new key needs a slot and even evicting expired entries frees none.
-func (t *table[V]) update(key string, now int64, fn func(e entry[V], live bool) (entry[V], bool)) error {
+// returns the entry and what to do with it. fn may run more than once when
+// the table is full, so it must only compute.
+func (t *table[V]) update(key string, now int64, fn func(e entry[V], live bool) (entry[V], action)) {
 	s := t.shard(key)
-	for evicted := false; ; evicted = true {
+	for round := 0; ; round++ {
 		s.mu.Lock()
 		cur, present := s.m[key]
 		live := present && cur.expires > now
 		if !live {
 			cur = entry[V]{}
 		}
-		next, write := fn(cur, live)
-		if !write {
+		next, act := fn(cur, live)
+		switch {
+		case act == keep:
 			s.mu.Unlock()
-			return nil
-		}
-		if !present && !t.reserve() {
+			return
+		case act == remove:
+			if present {
+				delete(s.m, key)
+				t.count.Add(-1)
+			}
 			s.mu.Unlock()
-			// Evict outside the lock: eviction takes every shard's lock
-			// in turn, this one included.
-			if !evicted && t.evict(context.Background(), now) > 0 {
-				continue
+			return
+		case !present && !t.reserve():
+			// Full. Forget an entry of this shard in place, so the count
+			// stays exact; if the shard has nothing to forget, make room
+			// elsewhere first (outside this lock: eviction takes each
+			// shard's lock in turn) and go round.
+			if round > 0 && t.forgetIn(s, key, now) {
+				break
 			}
-			if t.full.CompareAndSwap(false, true) {
-				t.log.Warn("in-memory table full: refusing new keys until entries expire",
-					zap.String("table", t.name), zap.Int64("max_entries", t.max))
+			s.mu.Unlock()
+			if round == 0 {
+				t.evict(context.Background(), now)
+			} else {
+				t.forgetAnywhere(now)
 			}
-			return errFull
+			continue
 		}
 		s.m[key] = next
 		s.soonest = min(s.soonest, next.expires)
 		s.mu.Unlock()
-		return nil
+		return
+	}
+}
+
+// sampleSize is how many entries forget looks at to choose one: enough
+// that the one it picks is nearly always among the oldest, few enough that
+// a full table costs a new key a bounded, small scan.
+const sampleSize = 16
+
+// forgetIn deletes from s (whose lock the caller holds) the entry, among a
+// sample, that ends soonest — roughly the oldest, as every key of a kind
+// has the same window — skipping pinned keys and except. It logs the
+// table's first forgetting at WARN and reports whether it freed a slot.
+func (t *table[V]) forgetIn(s *shard[V], except string, now int64) bool {
+	victim, best, seen := "", int64(math.MaxInt64), 0
+	for k, e := range s.m {
+		if k == except || t.pinned(k) {
+			continue
+		}
+		if e.expires < best {
+			victim, best = k, e.expires
+		}
+		if seen++; seen == sampleSize || e.expires <= now {
+			break
+		}
+	}
+	if victim == "" {
+		return false
+	}
+	delete(s.m, victim)
+	if t.full.CompareAndSwap(false, true) {
+		t.log.Warn("in-memory table full: forgetting its oldest entries to make room",
+			zap.String("table", t.name), zap.Int64("max_entries", t.max))
+	}
+	return true
+}
+
+// forgetAnywhere frees one slot in some shard, for a new key whose own
+// shard had nothing to forget.
+func (t *table[V]) forgetAnywhere(now int64) {
+	for i := range t.shards {
+		s := &t.shards[i]
+		s.mu.Lock()
+		ok := t.forgetIn(s, "", now)
+		s.mu.Unlock()
+		if ok {
+			t.count.Add(-1)
+			return
+		}
 	}
 }
 
@@ -136,23 +192,12 @@ func (t *table[V]) reserve() bool {
 			return false
 		}
 		if t.count.CompareAndSwap(n, n+1) {
-			if t.full.Load() && t.full.CompareAndSwap(true, false) {
+			if t.full.Load() && n+1 < t.max && t.full.CompareAndSwap(true, false) {
 				t.log.Info("in-memory table has room again", zap.String("table", t.name))
 			}
 			return true
 		}
 	}
-}
-
-// remove deletes key whether live or not.
-func (t *table[V]) remove(key string) {
-	s := t.shard(key)
-	s.mu.Lock()
-	if _, ok := s.m[key]; ok {
-		delete(s.m, key)
-		t.count.Add(-1)
-	}
-	s.mu.Unlock()
 }
 
 // evict deletes every entry dead at now and returns how many went. It

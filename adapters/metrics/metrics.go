@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/application"
 )
 
 const namespace = "phoneauth"
@@ -39,7 +40,7 @@ const (
 )
 
 // rateLimitKinds are application.RateLimitedError's kinds.
-var rateLimitKinds = []string{"cooldown", "phone_daily", "ip_hourly", "global_hourly"}
+var rateLimitKinds = application.LimitKinds
 
 // Metrics holds the registry and the service's metrics. Its methods are
 // safe for concurrent use.
@@ -84,7 +85,7 @@ func New() *Metrics {
 		}, []string{"outcome"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limited_total",
-			Help: "Requests refused by a rate limit, by kind (cooldown, phone_daily, ip_hourly, global_hourly).",
+			Help: "Requests refused by a rate limit, by kind (cooldown, phone_daily, ip_hourly, global_hourly, failures_hourly, code_global_hourly, login_hourly).",
 		}, []string{"kind"}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "store_operation_duration_seconds",

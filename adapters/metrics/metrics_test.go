@@ -87,10 +87,11 @@ func TestStoreDecorators(t *testing.T) {
 	if err := p.Update(ctx, phone, t0, func(*domain.PendingRegistration) error { return nil }); !errors.Is(err, domain.ErrNoPending) {
 		t.Fatalf("Update: %v", err)
 	}
-	if d, err := m.RateLimiter(apptest.NewLimits()).Allow(ctx, "k", 1, time.Minute, t0); err != nil || !d.Allowed {
-		t.Fatalf("Allow: %v %v", d, err)
+	refused := errors.New("refused by fn")
+	if err := m.RateLimits(apptest.NewLimits()).Update(ctx, "k", t0, func(*domain.FixedWindow) error { return refused }); !errors.Is(err, refused) {
+		t.Fatalf("RateLimits.Update: %v", err)
 	}
-	if _, err := m.Lockouts(apptest.NewLockouts()).Check(ctx, "k", t0); err != nil {
+	if err := m.Lockouts(apptest.NewLockouts()).Update(ctx, "k", t0, func(*domain.LoginFailures) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if c, err := m.Nonces(apptest.NewNonces()).Claim(ctx, "n", t0.Add(time.Minute), t0); err != nil || c != application.NonceClaimed {
@@ -102,8 +103,8 @@ func TestStoreDecorators(t *testing.T) {
 		`phoneauth_store_operation_duration_seconds_count{operation="by_phone",result="ok",store="users"} 1`,
 		`phoneauth_store_operation_duration_seconds_count{operation="exists",result="unavailable",store="users"} 1`,
 		`phoneauth_store_operation_duration_seconds_count{operation="update",result="ok",store="pending_registrations"} 1`,
-		`phoneauth_store_operation_duration_seconds_count{operation="allow",result="ok",store="rate_limits"} 1`,
-		`phoneauth_store_operation_duration_seconds_count{operation="check",result="ok",store="lockouts"} 1`,
+		`phoneauth_store_operation_duration_seconds_count{operation="update",result="ok",store="rate_limits"} 1`,
+		`phoneauth_store_operation_duration_seconds_count{operation="update",result="ok",store="lockouts"} 1`,
 		`phoneauth_store_operation_duration_seconds_count{operation="claim",result="ok",store="nonces"} 1`,
 	} {
 		if !strings.Contains(out, want+"\n") {

@@ -130,52 +130,37 @@ func (p *pending) Delete(ctx context.Context, phone domain.PhoneNumber) error {
 	return err
 }
 
-// RateLimiter times every call to next.
-func (m *Metrics) RateLimiter(next application.RateLimiter) application.RateLimiter {
-	return &rateLimiter{next: next, allow: m.timer(StoreRateLimits, "allow")}
+// RateLimits times every call to next.
+func (m *Metrics) RateLimits(next application.RateLimits) application.RateLimits {
+	return &rateLimits{next: next, update: m.timer(StoreRateLimits, "update")}
 }
 
-type rateLimiter struct {
-	next  application.RateLimiter
-	allow timer
+type rateLimits struct {
+	next   application.RateLimits
+	update timer
 }
 
-func (l *rateLimiter) Allow(ctx context.Context, key string, limit int, window time.Duration, now time.Time) (application.Decision, error) {
+func (l *rateLimits) Update(ctx context.Context, key string, now time.Time, fn func(*domain.FixedWindow) error) error {
 	start := time.Now()
-	d, err := l.next.Allow(ctx, key, limit, window, now)
-	l.allow.done(start, err)
-	return d, err
+	err := l.next.Update(ctx, key, now, fn)
+	l.update.done(start, err)
+	return err
 }
 
 // Lockouts times every call to next.
 func (m *Metrics) Lockouts(next application.Lockouts) application.Lockouts {
-	return &lockouts{next: next,
-		check: m.timer(StoreLockouts, "check"), fail: m.timer(StoreLockouts, "fail"), reset: m.timer(StoreLockouts, "reset")}
+	return &lockouts{next: next, update: m.timer(StoreLockouts, "update")}
 }
 
 type lockouts struct {
-	next               application.Lockouts
-	check, fail, reset timer
+	next   application.Lockouts
+	update timer
 }
 
-func (l *lockouts) Check(ctx context.Context, key string, now time.Time) (application.LockState, error) {
+func (l *lockouts) Update(ctx context.Context, key string, now time.Time, fn func(*domain.LoginFailures) error) error {
 	start := time.Now()
-	st, err := l.next.Check(ctx, key, now)
-	l.check.done(start, err)
-	return st, err
-}
-
-func (l *lockouts) Fail(ctx context.Context, key string, max int, lockFor time.Duration, now time.Time) (time.Time, error) {
-	start := time.Now()
-	t, err := l.next.Fail(ctx, key, max, lockFor, now)
-	l.fail.done(start, err)
-	return t, err
-}
-
-func (l *lockouts) Reset(ctx context.Context, key string) error {
-	start := time.Now()
-	err := l.next.Reset(ctx, key)
-	l.reset.done(start, err)
+	err := l.next.Update(ctx, key, now, fn)
+	l.update.done(start, err)
 	return err
 }
 

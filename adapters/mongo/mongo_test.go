@@ -62,7 +62,7 @@ func TestContract(t *testing.T) {
 		return storetest.Stores{
 			Users:    s.Users(),
 			Pending:  s.PendingRegistrations(),
-			Limits:   s.RateLimiter(),
+			Limits:   s.RateLimits(),
 			Lockouts: s.Lockouts(),
 			Nonces:   s.Nonces(),
 			Expirers: []application.Expirer{s},
@@ -307,145 +307,45 @@ func TestPendingUpdateIsAtomic(t *testing.T) {
 	}
 }
 
-func TestRateLimiter(t *testing.T) {
+// TestLimitsAcrossStores: two stores (two instances) on one database
+// share windows and locks, and a lock holds under guesses spread over
+// both. The rules and the single-store contract are in storetest.
+func TestLimitsAcrossStores(t *testing.T) {
 	ctx := context.Background()
-	s := openStore(t)
-	rl := s.RateLimiter()
-	allow := func(key string, now time.Time) application.Decision {
-		t.Helper()
-		d, err := rl.Allow(ctx, key, 3, time.Minute, now)
-		if err != nil {
-			t.Fatalf("Allow: %v", err)
-		}
-		return d
-	}
-	for i := range 3 {
-		if d := allow("k", t0.Add(time.Duration(i)*time.Second)); !d.Allowed {
-			t.Fatalf("event %d refused", i+1)
-		}
-	}
-	// Refusals are not counted and say when the window (from the first
-	// event) ends.
-	for range 3 {
-		d := allow("k", t0.Add(20*time.Second))
-		if d.Allowed || d.RetryAfter != 40*time.Second {
-			t.Fatalf("4th event = %+v, want refused, retry after 40s", d)
-		}
-	}
-	if d := allow("other", t0.Add(20*time.Second)); !d.Allowed {
-		t.Error("keys are not independent")
-	}
-	// A new window starts at the first event after the old one ended.
-	if d := allow("k", t0.Add(time.Minute)); !d.Allowed {
-		t.Fatal("event after the window refused")
-	}
-	allow("k", t0.Add(70*time.Second))
-	allow("k", t0.Add(80*time.Second))
-	if d := allow("k", t0.Add(90*time.Second)); d.Allowed || d.RetryAfter != 30*time.Second {
-		t.Errorf("4th event of the 2nd window = %+v, want refused, retry after 30s", d)
-	}
-	// Hostile-looking keys are plain strings.
-	if d := allow(`{"$ne": null}`, t0); !d.Allowed {
-		t.Error("operator-looking key shared a counter")
-	}
-}
-
-func TestRateLimiterConcurrent(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t)
-	for _, round := range []struct {
-		name string
-		now  time.Time
-	}{{"new window", t0}, {"expired window", t0.Add(time.Hour)}} {
-		var allowed atomic.Int64
-		var wg sync.WaitGroup
-		for range 20 {
-			wg.Go(func() {
-				d, err := s.RateLimiter().Allow(ctx, "hot", 5, time.Minute, round.now)
-				if err != nil {
-					t.Errorf("Allow: %v", err)
-				}
-				if d.Allowed {
-					allowed.Add(1)
-				}
-			})
-		}
-		wg.Wait()
-		if allowed.Load() != 5 {
-			t.Errorf("%s: %d of 20 allowed, want 5", round.name, allowed.Load())
-		}
-	}
-}
-
-func TestLockouts(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t)
-	lk := s.Lockouts()
-	const max, lockFor = 3, 15 * time.Minute
-
-	if st, err := lk.Check(ctx, "a", t0); err != nil || st != (application.LockState{}) {
-		t.Fatalf("Check(new) = %+v, %v", st, err)
-	}
-	for i := range max - 1 {
-		if until, err := lk.Fail(ctx, "a", max, lockFor, t0.Add(time.Duration(i)*time.Minute)); err != nil || !until.IsZero() {
-			t.Fatalf("Fail %d = %v, %v; want no lock yet", i+1, until, err)
-		}
-	}
-	at := t0.Add(5 * time.Minute)
-	until, err := lk.Fail(ctx, "a", max, lockFor, at)
-	if err != nil || !until.Equal(at.Add(lockFor)) {
-		t.Fatalf("Fail %d = %v, %v; want locked until %v", max, until, err, at.Add(lockFor))
-	}
-	if got, _ := lk.Check(ctx, "a", at.Add(time.Minute)); !got.Until.Equal(until) || got.Failures != max {
-		t.Errorf("Check during lock = %+v, want until %v after %d failures", got, until, max)
-	}
-	if got, _ := lk.Check(ctx, "a", until); got != (application.LockState{}) {
-		t.Errorf("Check after lock = %+v, want nothing held", got)
-	}
-	// After the lock the count starts again.
-	if got, _ := lk.Fail(ctx, "a", max, lockFor, until); !got.IsZero() {
-		t.Errorf("first Fail after the lock locked again: %v", got)
-	}
-
-	// Failures spread wider than lockFor do not add up.
-	for i := range 5 {
-		got, err := lk.Fail(ctx, "b", max, lockFor, t0.Add(time.Duration(i)*10*time.Minute))
-		if err != nil || !got.IsZero() {
-			t.Fatalf("sparse Fail %d = %v, %v", i, got, err)
-		}
-	}
-
-	// Reset forgets.
-	lk.Fail(ctx, "c", max, lockFor, t0)
-	lk.Fail(ctx, "c", max, lockFor, t0)
-	if err := lk.Reset(ctx, "c"); err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := lk.Fail(ctx, "c", max, lockFor, t0); !got.IsZero() {
-		t.Errorf("Fail after Reset locked: %v", got)
-	}
-}
-
-func TestLockoutsConcurrent(t *testing.T) {
-	ctx := context.Background()
-	s := openStore(t)
-	var locked atomic.Int64
+	uri := mongotest.Start(t)
+	db := mongotest.Database(t, uri)
+	a, b := openAt(t, uri, db, 5*time.Second), openAt(t, uri, db, 5*time.Second)
+	var reserved atomic.Int64
 	var wg sync.WaitGroup
-	for range 10 {
+	for i := range 30 {
 		wg.Go(func() {
-			until, err := s.Lockouts().Fail(ctx, "hot", 5, time.Minute, t0)
-			if err != nil {
-				t.Errorf("Fail: %v", err)
+			s := a
+			if i%2 == 1 {
+				s = b
 			}
-			if !until.IsZero() {
-				locked.Add(1)
+			var ok bool
+			err := s.Lockouts().Update(ctx, "hot", t0, func(f *domain.LoginFailures) error {
+				_, _, ok = f.Reserve(5, time.Minute, t0)
+				return nil
+			})
+			if err != nil {
+				t.Errorf("Update: %v", err)
+			}
+			if ok {
+				reserved.Add(1)
 			}
 		})
 	}
 	wg.Wait()
-	// The 5th to 10th failures all see the lock.
-	if locked.Load() != 6 {
-		t.Errorf("%d of 10 concurrent failures saw a lock, want 6", locked.Load())
+	if reserved.Load() != 5 {
+		t.Errorf("%d of 30 attempts over two instances reserved a place, want 5", reserved.Load())
+	}
+	var n int
+	if err := b.RateLimits().Update(ctx, "w", t0, func(w *domain.FixedWindow) error { w.Take(3, time.Minute, t0); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RateLimits().Update(ctx, "w", t0, func(w *domain.FixedWindow) error { n = w.Count(t0); return nil }); err != nil || n != 1 {
+		t.Errorf("window seen from the other instance: %d, %v; want 1", n, err)
 	}
 }
 
@@ -501,13 +401,16 @@ func TestDeleteExpired(t *testing.T) {
 	}
 	must(s.PendingRegistrations().Save(ctx, newPending(phone(1), now.Add(-time.Hour)))) // expired
 	must(s.PendingRegistrations().Save(ctx, newPending(phone(2), now)))                 // live
-	_, err := s.RateLimiter().Allow(ctx, "old", 1, time.Minute, now.Add(-time.Hour))
-	must(err)
-	_, err = s.RateLimiter().Allow(ctx, "new", 1, time.Minute, now)
-	must(err)
-	_, err = s.Lockouts().Fail(ctx, "old", 5, time.Minute, now.Add(-time.Hour))
-	must(err)
-	_, err = s.Nonces().Claim(ctx, "old", now.Add(-time.Minute), now.Add(-2*time.Minute))
+	takeAt := func(key string, at time.Time) error {
+		return s.RateLimits().Update(ctx, key, at, func(w *domain.FixedWindow) error { w.Take(1, time.Minute, at); return nil })
+	}
+	must(takeAt("old", now.Add(-time.Hour)))
+	must(takeAt("new", now))
+	must(s.Lockouts().Update(ctx, "old", now.Add(-time.Hour), func(f *domain.LoginFailures) error {
+		f.Reserve(5, time.Minute, now.Add(-time.Hour))
+		return nil
+	}))
+	_, err := s.Nonces().Claim(ctx, "old", now.Add(-time.Minute), now.Add(-2*time.Minute))
 	must(err)
 	_, err = s.Nonces().Claim(ctx, "new", now.Add(time.Minute), now)
 	must(err)
@@ -523,7 +426,9 @@ func TestDeleteExpired(t *testing.T) {
 	if _, err := s.PendingRegistrations().Get(ctx, phone(2), now); err != nil {
 		t.Errorf("live registration swept: %v", err)
 	}
-	if d, _ := s.RateLimiter().Allow(ctx, "new", 1, time.Minute, now); d.Allowed {
+	var n2 int
+	must(s.RateLimits().Update(ctx, "new", now, func(w *domain.FixedWindow) error { n2 = w.Count(now); return nil }))
+	if n2 != 1 {
 		t.Error("live counter swept")
 	}
 }
@@ -593,8 +498,10 @@ func TestOutageIsUnavailableAndRecovers(t *testing.T) {
 		"Create": func() error {
 			return s.Users().Create(ctx, domain.NewUser("u2", phone(2), email(t, "p@example.com"), []byte("x"), t0))
 		},
-		"Allow": func() error { _, err := s.RateLimiter().Allow(ctx, "k", 1, time.Minute, t0); return err },
-		"Ping":  func() error { return s.Ping(ctx) },
+		"RateLimits.Update": func() error {
+			return s.RateLimits().Update(ctx, "k", t0, func(w *domain.FixedWindow) error { w.Take(1, time.Minute, t0); return nil })
+		},
+		"Ping": func() error { return s.Ping(ctx) },
 	}
 	var wg sync.WaitGroup
 	for name, call := range calls {

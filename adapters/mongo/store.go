@@ -56,7 +56,7 @@ type Store struct {
 
 	users    *Users
 	pending  *PendingRegistrations
-	limits   *RateLimiter
+	limits   *RateLimits
 	lockouts *Lockouts
 	nonces   *Nonces
 
@@ -112,7 +112,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	}
 	s.users = &Users{s: s, coll: s.db.Collection(collUsers)}
 	s.pending = &PendingRegistrations{s: s, coll: s.db.Collection(collPending)}
-	s.limits = &RateLimiter{s: s, coll: s.db.Collection(collLimits)}
+	s.limits = &RateLimits{s: s, coll: s.db.Collection(collLimits)}
 	s.lockouts = &Lockouts{s: s, coll: s.db.Collection(collLockouts)}
 	s.nonces = &Nonces{s: s, coll: s.db.Collection(collNonces)}
 
@@ -150,8 +150,8 @@ func (s *Store) Users() *Users { return s.users }
 // PendingRegistrations returns the registrations-in-progress repository.
 func (s *Store) PendingRegistrations() *PendingRegistrations { return s.pending }
 
-// RateLimiter returns the shared fixed-window rate limiter.
-func (s *Store) RateLimiter() *RateLimiter { return s.limits }
+// RateLimits returns the shared fixed windows.
+func (s *Store) RateLimits() *RateLimits { return s.limits }
 
 // Lockouts returns the shared wrong-password counters.
 func (s *Store) Lockouts() *Lockouts { return s.lockouts }

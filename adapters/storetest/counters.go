@@ -1,110 +1,168 @@
 package storetest
 
 import (
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/domain"
 )
 
-func testRateLimiter(t *testing.T, newStores func(*testing.T) Stores) {
-	open := func(t *testing.T) application.RateLimiter {
+// The rules of windows and locks are the domain's (and tested there);
+// these subtests check what a store adds: that what fn leaves is what the
+// next Update sees, that an error from fn writes nothing, that time passes
+// at the precision promised, and that concurrent updates are atomic.
+
+func testRateLimits(t *testing.T, newStores func(*testing.T) Stores) {
+	open := func(t *testing.T) application.RateLimits {
 		t.Helper()
 		s := newStores(t)
 		if s.Limits == nil {
-			t.Skip("RateLimiter not implemented by these stores")
+			t.Skip("RateLimits not implemented by these stores")
 		}
 		return s.Limits
 	}
-	allow := func(t *testing.T, l application.RateLimiter, key string, limit int, window time.Duration, now time.Time) application.Decision {
+	type result struct {
+		ticket domain.WindowTicket
+		retry  time.Duration
+		ok     bool
+	}
+	take := func(t *testing.T, l application.RateLimits, key string, limit int, window time.Duration, now time.Time) result {
 		t.Helper()
-		d, err := l.Allow(t.Context(), key, limit, window, now)
+		var r result
+		err := l.Update(t.Context(), key, now, func(w *domain.FixedWindow) error {
+			r.ticket, r.retry, r.ok = w.Take(limit, window, now)
+			return nil
+		})
 		if err != nil {
-			t.Fatalf("Allow(%q, %d, %v, base+%v): %v", key, limit, window, now.Sub(base), err)
+			t.Fatalf("Update(%q, base+%v): %v", key, now.Sub(base), err)
 		}
-		return d
+		return r
+	}
+	count := func(t *testing.T, l application.RateLimits, key string, now time.Time) int {
+		t.Helper()
+		n := -1
+		if err := l.Update(t.Context(), key, now, func(w *domain.FixedWindow) error { n = w.Count(now); return nil }); err != nil {
+			t.Fatalf("Update(%q): %v", key, err)
+		}
+		return n
 	}
 
-	t.Run("AllowsLimitThenRefuses", func(t *testing.T) {
+	t.Run("KeepsWhatFnLeaves", func(t *testing.T) {
 		l := open(t)
 		const limit, window = 3, time.Hour
 		for i := range limit {
-			if d := allow(t, l, "k", limit, window, base.Add(time.Duration(i)*time.Second)); !d.Allowed {
-				t.Fatalf("event %d refused within the limit: %+v", i+1, d)
+			if r := take(t, l, "k", limit, window, base.Add(time.Duration(i)*time.Second)); !r.ok {
+				t.Fatalf("unit %d refused within the limit", i+1)
 			}
 		}
-		// The window opens at the first event, so 10 minutes in, 50 remain.
 		for _, at := range []time.Duration{3 * time.Second, 10 * time.Minute, window - time.Second} {
-			d := allow(t, l, "k", limit, window, base.Add(at))
-			if d.Allowed {
-				t.Errorf("event over the limit at base+%v allowed", at)
-			}
-			if remaining := window - at; d.RetryAfter <= 0 || d.RetryAfter > remaining {
-				t.Errorf("RetryAfter at base+%v = %v, want in (0, %v]", at, d.RetryAfter, remaining)
+			r := take(t, l, "k", limit, window, base.Add(at))
+			if r.ok || r.retry != window-at {
+				t.Errorf("unit over the limit at base+%v: %+v, want refused with retry %v", at, r, window-at)
 			}
 		}
-		for i := range limit {
-			if d := allow(t, l, "k", limit, window, base.Add(window+time.Duration(i)*time.Second)); !d.Allowed {
-				t.Errorf("event %d of the next window refused: %+v", i+1, d)
-			}
+		if n := count(t, l, "k", base.Add(time.Minute)); n != limit {
+			t.Errorf("Count = %d after refusals, want %d: a refusal wrote", n, limit)
 		}
-		if d := allow(t, l, "k", limit, window, base.Add(window+time.Minute)); d.Allowed {
-			t.Errorf("next window allowed more than the limit")
+		// The window ends at its end, to the millisecond.
+		if n := count(t, l, "k", base.Add(window-time.Millisecond)); n != limit {
+			t.Errorf("Count a millisecond before the end = %d, want %d", n, limit)
+		}
+		if r := take(t, l, "k", limit, window, base.Add(window)); !r.ok {
+			t.Errorf("first unit of the next window refused")
+		}
+		if n := count(t, l, "k", base.Add(window)); n != 1 {
+			t.Errorf("Count in the next window = %d, want 1", n)
 		}
 	})
 
-	t.Run("Cooldown", func(t *testing.T) {
+	t.Run("GiveBack", func(t *testing.T) {
 		l := open(t)
-		const window = time.Minute
-		if d := allow(t, l, "k", 1, window, base); !d.Allowed {
-			t.Fatalf("first event refused: %+v", d)
+		r := take(t, l, "k", 1, time.Minute, base)
+		if err := l.Update(t.Context(), "k", base.Add(time.Second), func(w *domain.FixedWindow) error {
+			w.GiveBack(r.ticket, base.Add(time.Second))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		d := allow(t, l, "k", 1, window, base.Add(59*time.Second))
-		if d.Allowed || d.RetryAfter <= 0 || d.RetryAfter > time.Second {
-			t.Errorf("at base+59s: %+v, want refused with RetryAfter in (0, 1s]", d)
-		}
-		if d := allow(t, l, "k", 1, window, base.Add(window)); !d.Allowed {
-			t.Errorf("at base+window: %+v, want allowed", d)
+		if r := take(t, l, "k", 1, time.Minute, base.Add(2*time.Second)); !r.ok {
+			t.Errorf("a unit given back was not free again")
 		}
 	})
 
-	t.Run("RefusedEventsAreNotCounted", func(t *testing.T) {
+	t.Run("ErrorWritesNothing", func(t *testing.T) {
 		l := open(t)
-		for i := range 2 {
-			allow(t, l, "k", 2, time.Hour, base.Add(time.Duration(i)*time.Second))
+		boom := errors.New("boom")
+		err := l.Update(t.Context(), "k", base, func(w *domain.FixedWindow) error {
+			w.Take(1, time.Hour, base)
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("Update = %v, want fn's error", err)
 		}
-		for i := range 5 {
-			if d := allow(t, l, "k", 2, time.Hour, base.Add(time.Minute+time.Duration(i)*time.Second)); d.Allowed {
-				t.Fatalf("third event allowed under limit 2")
-			}
-		}
-		// Were the refusals counted, the window would hold 7 events.
-		if d := allow(t, l, "k", 3, time.Hour, base.Add(2*time.Minute)); !d.Allowed {
-			t.Errorf("under a raised limit of 3, the third counted event was refused: %+v", d)
-		}
-	})
-
-	t.Run("ZeroLimitIsOff", func(t *testing.T) {
-		l := open(t)
-		// The application's policy switches a limit off with a zero.
-		for i := range 3 {
-			if d := allow(t, l, "k", 0, time.Hour, base); !d.Allowed {
-				t.Errorf("limit 0, event %d: %+v, want allowed", i+1, d)
-			}
-			if d := allow(t, l, "k", 1, 0, base); !d.Allowed {
-				t.Errorf("window 0, event %d: %+v, want allowed", i+1, d)
-			}
+		if n := count(t, l, "k", base); n != 0 {
+			t.Errorf("Count = %d after fn failed, want 0", n)
 		}
 	})
 
 	t.Run("KeysAreIndependent", func(t *testing.T) {
 		l := open(t)
-		allow(t, l, "a", 1, time.Hour, base)
-		if d := allow(t, l, "b", 1, time.Hour, base); !d.Allowed {
+		take(t, l, "a", 1, time.Hour, base)
+		if r := take(t, l, "b", 1, time.Hour, base); !r.ok {
 			t.Errorf("key b refused after key a used its limit")
 		}
-		if d := allow(t, l, "a", 1, time.Hour, base); d.Allowed {
-			t.Errorf("key a allowed twice under limit 1")
+		if r := take(t, l, `{"$ne": null}`, 1, time.Hour, base); !r.ok {
+			t.Errorf("an operator-looking key shared a window")
+		}
+	})
+
+	t.Run("ConcurrentUpdatesAreAtomic", func(t *testing.T) {
+		l := open(t)
+		const limit = 5
+		var allowed atomic.Int64
+		errs := race(concurrency, func(int) error {
+			var ok bool
+			err := l.Update(t.Context(), "hot", base, func(w *domain.FixedWindow) error {
+				_, _, ok = w.Take(limit, time.Hour, base)
+				return nil
+			})
+			if ok && err == nil {
+				allowed.Add(1)
+			}
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if allowed.Load() != limit {
+			t.Errorf("%d of %d concurrent takes allowed, want %d", allowed.Load(), concurrency, limit)
+		}
+		// Units taken and given back at once leave the window as it was.
+		errs = race(concurrency, func(int) error {
+			var tk domain.WindowTicket
+			if err := l.Update(t.Context(), "both", base, func(w *domain.FixedWindow) error {
+				tk, _, _ = w.Take(1000, time.Hour, base)
+				return nil
+			}); err != nil {
+				return err
+			}
+			return l.Update(t.Context(), "both", base, func(w *domain.FixedWindow) error {
+				w.GiveBack(tk, base)
+				return nil
+			})
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := count(t, l, "both", base); n != 0 {
+			t.Errorf("Count = %d after %d takes each given back, want 0", n, concurrency)
 		}
 	})
 }
@@ -119,114 +177,109 @@ func testLockouts(t *testing.T, newStores func(*testing.T) Stores) {
 		return s.Lockouts
 	}
 	const maxFailures, lockFor = 5, 15 * time.Minute
-	fail := func(t *testing.T, l application.Lockouts, key string, now time.Time) time.Time {
+	reserve := func(t *testing.T, l application.Lockouts, key string, now time.Time) (domain.AttemptTicket, time.Duration, bool) {
 		t.Helper()
-		until, err := l.Fail(t.Context(), key, maxFailures, lockFor, now)
-		if err != nil {
-			t.Fatalf("Fail(%q, base+%v): %v", key, now.Sub(base), err)
+		var (
+			tk    domain.AttemptTicket
+			retry time.Duration
+			ok    bool
+		)
+		if err := l.Update(t.Context(), key, now, func(f *domain.LoginFailures) error {
+			tk, retry, ok = f.Reserve(maxFailures, lockFor, now)
+			return nil
+		}); err != nil {
+			t.Fatalf("Update(%q, base+%v): %v", key, now.Sub(base), err)
 		}
-		return until
+		return tk, retry, ok
 	}
-	check := func(t *testing.T, l application.Lockouts, key string, now time.Time) application.LockState {
+	state := func(t *testing.T, l application.Lockouts, key string, now time.Time) (int, time.Time) {
 		t.Helper()
-		st, err := l.Check(t.Context(), key, now)
-		if err != nil {
-			t.Fatalf("Check(%q, base+%v): %v", key, now.Sub(base), err)
+		var n int
+		var until time.Time
+		if err := l.Update(t.Context(), key, now, func(f *domain.LoginFailures) error {
+			n, until = f.Count(now), f.Locked(now)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		return st
-	}
-	// failBelowMax records max-1 failures from start, one a second, and
-	// checks that each is counted and none of them locks.
-	failBelowMax := func(t *testing.T, l application.Lockouts, key string, start time.Time) {
-		t.Helper()
-		if st := check(t, l, key, start); st != (application.LockState{}) {
-			t.Fatalf("before the failures from base+%v, Check = %+v, want nothing held", start.Sub(base), st)
-		}
-		for i := range maxFailures - 1 {
-			now := start.Add(time.Duration(i) * time.Second)
-			if until := fail(t, l, key, now); !until.IsZero() {
-				t.Fatalf("failure %d locked until base+%v", i+1, until.Sub(base))
-			}
-			if st := check(t, l, key, now); !st.Until.IsZero() || st.Failures != i+1 {
-				t.Fatalf("after failure %d, Check = %+v, want %d failures and no lock", i+1, st, i+1)
-			}
-		}
+		return n, until
 	}
 
 	t.Run("LocksAtMaxUntilExpiry", func(t *testing.T) {
 		l := open(t)
-		failBelowMax(t, l, "k", base)
-		at := base.Add(time.Minute)
-		want := at.Add(lockFor)
-		if until := fail(t, l, "k", at); !sameMillis(until, want) {
-			t.Fatalf("failure %d returned %v, want lock until %v", maxFailures, until, want)
-		}
-		for _, now := range []time.Time{at, at.Add(lockFor - time.Second)} {
-			if st := check(t, l, "k", now); !sameMillis(st.Until, want) || st.Failures != maxFailures {
-				t.Errorf("Check(base+%v) = %+v, want lock until %v after %d failures", now.Sub(base), st, want, maxFailures)
+		for i := range maxFailures {
+			if _, _, ok := reserve(t, l, "k", base.Add(time.Duration(i)*time.Second)); !ok {
+				t.Fatalf("attempt %d refused", i+1)
 			}
 		}
-		if st := check(t, l, "k", want.Add(time.Second)); st != (application.LockState{}) {
-			t.Errorf("Check after the lock ended = %+v, want nothing held", st)
+		last := base.Add((maxFailures - 1) * time.Second)
+		want := last.Add(lockFor)
+		if n, until := state(t, l, "k", last); n != maxFailures || !sameMillis(until, want) {
+			t.Fatalf("after %d attempts: count %d, locked until %v; want %d, %v", maxFailures, n, until, maxFailures, want)
 		}
-		// The lock's end also forgets the failures behind it.
-		failBelowMax(t, l, "k", want.Add(time.Second))
-	})
-
-	t.Run("ResetForgets", func(t *testing.T) {
-		l := open(t)
-		failBelowMax(t, l, "k", base)
-		if err := l.Reset(t.Context(), "k"); err != nil {
-			t.Fatalf("Reset: %v", err)
+		if _, retry, ok := reserve(t, l, "k", base.Add(time.Minute)); ok || retry != want.Sub(base.Add(time.Minute)) {
+			t.Errorf("attempt while locked: ok %v retry %v", ok, retry)
 		}
-		failBelowMax(t, l, "k", base.Add(time.Minute))
-		if err := l.Reset(t.Context(), "never-failed"); err != nil {
-			t.Errorf("Reset of an unknown key = %v, want nil", err)
+		if n, until := state(t, l, "k", want); n != 0 || !until.IsZero() {
+			t.Errorf("at the lock's end: count %d, until %v; want nothing held", n, until)
 		}
 	})
 
-	t.Run("ResetUnlocks", func(t *testing.T) {
+	t.Run("ResetAndGiveBack", func(t *testing.T) {
 		l := open(t)
-		failBelowMax(t, l, "k", base)
-		fail(t, l, "k", base.Add(time.Minute))
-		if err := l.Reset(t.Context(), "k"); err != nil {
-			t.Fatalf("Reset: %v", err)
+		var last domain.AttemptTicket
+		for range maxFailures {
+			last, _, _ = reserve(t, l, "k", base)
 		}
-		if st := check(t, l, "k", base.Add(2*time.Minute)); st != (application.LockState{}) {
-			t.Errorf("Check after Reset = %+v, want nothing held", st)
+		// The attempt that locked gives its place back: unlocked.
+		if err := l.Update(t.Context(), "k", base, func(f *domain.LoginFailures) error {
+			f.GiveBack(last, maxFailures, base)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-	})
-
-	t.Run("OldFailuresAreForgotten", func(t *testing.T) {
-		l := open(t)
-		failBelowMax(t, l, "k", base)
-		// lockFor after the first failure, those failures no longer count.
-		failBelowMax(t, l, "k", base.Add(lockFor+time.Minute))
-	})
-
-	t.Run("ZeroMaxNeverLocks", func(t *testing.T) {
-		l := open(t)
-		for i := range 2 * maxFailures {
-			now := base.Add(time.Duration(i) * time.Second)
-			until, err := l.Fail(t.Context(), "k", 0, lockFor, now)
-			if err != nil || !until.IsZero() {
-				t.Fatalf("Fail %d with max 0 = %v, %v; want zero, nil", i+1, until, err)
-			}
+		if n, until := state(t, l, "k", base); n != maxFailures-1 || !until.IsZero() {
+			t.Errorf("after a give-back: count %d, until %v; want %d, unlocked", n, until, maxFailures-1)
 		}
-		if st := check(t, l, "k", base.Add(time.Minute)); st != (application.LockState{}) {
-			t.Errorf("Check after failures with max 0 = %+v, want nothing counted", st)
+		if err := l.Update(t.Context(), "k", base, func(f *domain.LoginFailures) error { f.Reset(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := state(t, l, "k", base); n != 0 {
+			t.Errorf("after Reset: count %d, want 0", n)
 		}
 	})
 
 	t.Run("KeysAreIndependent", func(t *testing.T) {
 		l := open(t)
-		failBelowMax(t, l, "a", base)
-		failBelowMax(t, l, "b", base)
-		if until := fail(t, l, "a", base.Add(time.Minute)); until.IsZero() {
-			t.Errorf("key a did not lock")
+		for range maxFailures {
+			reserve(t, l, "a", base)
 		}
-		if st := check(t, l, "b", base.Add(time.Minute)); !st.Until.IsZero() || st.Failures != maxFailures-1 {
-			t.Errorf("locking a changed b: Check = %+v", st)
+		if n, until := state(t, l, "b", base); n != 0 || !until.IsZero() {
+			t.Errorf("locking a changed b: %d, %v", n, until)
+		}
+	})
+
+	t.Run("ConcurrentReservationsAreAtomic", func(t *testing.T) {
+		l := open(t)
+		var ok atomic.Int64
+		errs := race(concurrency, func(int) error {
+			var got bool
+			err := l.Update(t.Context(), "hot", base, func(f *domain.LoginFailures) error {
+				_, _, got = f.Reserve(maxFailures, lockFor, base)
+				return nil
+			})
+			if got && err == nil {
+				ok.Add(1)
+			}
+			return err
+		})
+		for _, err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ok.Load() != maxFailures {
+			t.Errorf("%d of %d concurrent attempts reserved a place, want %d", ok.Load(), concurrency, maxFailures)
 		}
 	})
 }

@@ -39,8 +39,11 @@ func testExpirers(t *testing.T, newStores func(*testing.T) Stores) {
 		}
 		if s.Limits != nil {
 			for key, window := range map[string]time.Duration{"expired": short, "live": long} {
-				if _, err := s.Limits.Allow(ctx, key, 1, window, base); err != nil {
-					t.Fatalf("Limits.Allow: %v", err)
+				if err := s.Limits.Update(ctx, key, base, func(w *domain.FixedWindow) error {
+					w.Take(1, window, base)
+					return nil
+				}); err != nil {
+					t.Fatalf("Limits.Update: %v", err)
 				}
 			}
 			want++
@@ -52,8 +55,11 @@ func testExpirers(t *testing.T, newStores func(*testing.T) Stores) {
 				max     int
 				lockFor time.Duration
 			}{{"expired-lock", 1, short}, {"expired-failure", 5, short}, {"live", 1, long}} {
-				if _, err := s.Lockouts.Fail(ctx, f.key, f.max, f.lockFor, base); err != nil {
-					t.Fatalf("Lockouts.Fail: %v", err)
+				if err := s.Lockouts.Update(ctx, f.key, base, func(lf *domain.LoginFailures) error {
+					lf.Reserve(f.max, f.lockFor, base)
+					return nil
+				}); err != nil {
+					t.Fatalf("Lockouts.Update: %v", err)
 				}
 			}
 			want += 2
@@ -88,19 +94,25 @@ func testExpirers(t *testing.T, newStores func(*testing.T) Stores) {
 			}
 		}
 		if s.Limits != nil {
-			if d, err := s.Limits.Allow(ctx, "expired", 1, short, base.Add(time.Second)); err != nil || !d.Allowed {
-				t.Errorf("expired window still stored: Allow = %+v, %v", d, err)
-			}
-			if d, err := s.Limits.Allow(ctx, "live", 1, long, sweepAt); err != nil || d.Allowed {
-				t.Errorf("live window lost: Allow = %+v, %v", d, err)
+			for key, want := range map[string]int{"expired": 0, "live": 1} {
+				n := -1
+				if err := s.Limits.Update(ctx, key, base.Add(time.Second), func(w *domain.FixedWindow) error {
+					n = w.Count(base.Add(time.Second))
+					return nil
+				}); err != nil || n != want {
+					t.Errorf("window %q after the sweep: count %d, %v; want %d", key, n, err, want)
+				}
 			}
 		}
 		if s.Lockouts != nil {
-			if st, err := s.Lockouts.Check(ctx, "expired-lock", base.Add(time.Second)); err != nil || st != (application.LockState{}) {
-				t.Errorf("expired lock still stored: Check = %+v, %v", st, err)
-			}
-			if st, err := s.Lockouts.Check(ctx, "live", sweepAt); err != nil || !sameMillis(st.Until, base.Add(long)) {
-				t.Errorf("live lock lost: Check = %+v, %v", st, err)
+			for key, want := range map[string]bool{"expired-lock": false, "live": true} {
+				var locked time.Time
+				if err := s.Lockouts.Update(ctx, key, base.Add(time.Second), func(f *domain.LoginFailures) error {
+					locked = f.Locked(base.Add(time.Second))
+					return nil
+				}); err != nil || locked.IsZero() == want {
+					t.Errorf("lock %q after the sweep: until %v, %v; want locked %v", key, locked, err, want)
+				}
 			}
 		}
 		if s.Nonces != nil {

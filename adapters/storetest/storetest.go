@@ -20,7 +20,7 @@ import (
 type Stores struct {
 	Users    application.Users
 	Pending  application.PendingRegistrations
-	Limits   application.RateLimiter
+	Limits   application.RateLimits
 	Lockouts application.Lockouts
 	Nonces   application.Nonces
 	// Expirers must between them sweep every expiring record of the
@@ -42,7 +42,7 @@ type Stores struct {
 func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Users", func(t *testing.T) { testUsers(t, newStores) })
 	t.Run("PendingRegistrations", func(t *testing.T) { testPending(t, newStores) })
-	t.Run("RateLimiter", func(t *testing.T) { testRateLimiter(t, newStores) })
+	t.Run("RateLimits", func(t *testing.T) { testRateLimits(t, newStores) })
 	t.Run("Lockouts", func(t *testing.T) { testLockouts(t, newStores) })
 	t.Run("Nonces", func(t *testing.T) { testNonces(t, newStores) })
 	t.Run("Expirers", func(t *testing.T) { testExpirers(t, newStores) })

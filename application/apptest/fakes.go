@@ -177,105 +177,104 @@ func (f *Pending) Snapshot(phone domain.PhoneNumber) (domain.PendingRegistration
 	return s, ok
 }
 
-type window struct {
-	start time.Time
-	count int
+// records is a map of domain values updated atomically under one mutex:
+// the whole of what a store of limits does. The rules are the domain's.
+type records[V comparable] struct {
+	mu      sync.Mutex
+	m       map[string]V
+	expires func(V) time.Time
+	empty   func(V) bool
 }
 
-// Limits is a fake application.RateLimiter with fixed windows.
-type Limits struct {
-	mu sync.Mutex
-	w  map[string]window
+func (r *records[V]) update(key string, now time.Time, fn func(*V) error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	v, ok := r.m[key]
+	if !ok || !now.Before(r.expires(v)) {
+		var zero V
+		v = zero
+	}
+	if err := fn(&v); err != nil {
+		return err
+	}
+	if r.empty(v) {
+		delete(r.m, key)
+	} else {
+		r.m[key] = v
+	}
+	return nil
 }
+
+func (r *records[V]) deleteExpired(now time.Time) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k, v := range r.m {
+		if !now.Before(r.expires(v)) {
+			delete(r.m, k)
+			n++
+		}
+	}
+	return n
+}
+
+// Limits is a fake application.RateLimits (and application.Expirer). It
+// passes the store contract suite.
+type Limits struct{ r records[domain.FixedWindow] }
 
 // NewLimits returns an empty fake.
-func NewLimits() *Limits { return &Limits{w: map[string]window{}} }
-
-// Allow counts one event in key's window.
-func (f *Limits) Allow(_ context.Context, key string, limit int, win time.Duration, now time.Time) (application.Decision, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.w[key]
-	if w.start.IsZero() || !now.Before(w.start.Add(win)) {
-		w = window{start: now}
-	}
-	if w.count >= limit {
-		return application.Decision{RetryAfter: w.start.Add(win).Sub(now)}, nil
-	}
-	w.count++
-	f.w[key] = w
-	return application.Decision{Allowed: true}, nil
+func NewLimits() *Limits {
+	return &Limits{r: records[domain.FixedWindow]{
+		m:       map[string]domain.FixedWindow{},
+		expires: domain.FixedWindow.End,
+		empty:   domain.FixedWindow.Empty,
+	}}
 }
 
-// failWindow is a key's failures counted until end.
-type failWindow struct {
-	end   time.Time
-	count int
+// Update applies fn to key's window.
+func (f *Limits) Update(_ context.Context, key string, now time.Time, fn func(*domain.FixedWindow) error) error {
+	return f.r.update(key, now, fn)
 }
 
-// Lockouts is a fake application.Lockouts.
-type Lockouts struct {
-	mu     sync.Mutex
-	fails  map[string]failWindow
-	until  map[string]time.Time
-	locked map[string]int // failures that set the lock
-	resets int
+// DeleteExpired drops ended windows.
+func (f *Limits) DeleteExpired(_ context.Context, now time.Time) (int, error) {
+	return f.r.deleteExpired(now), nil
 }
+
+// Lockouts is a fake application.Lockouts (and application.Expirer). It
+// passes the store contract suite.
+type Lockouts struct{ r records[domain.LoginFailures] }
 
 // NewLockouts returns an empty fake.
 func NewLockouts() *Lockouts {
-	return &Lockouts{fails: map[string]failWindow{}, until: map[string]time.Time{}, locked: map[string]int{}}
+	return &Lockouts{r: records[domain.LoginFailures]{
+		m:       map[string]domain.LoginFailures{},
+		expires: domain.LoginFailures.ExpiresAt,
+		empty:   domain.LoginFailures.Empty,
+	}}
 }
 
-// Check returns a live lock's end and the failures of a live window.
-func (f *Lockouts) Check(_ context.Context, key string, now time.Time) (application.LockState, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if u := f.until[key]; u.After(now) {
-		return application.LockState{Until: u, Failures: f.locked[key]}, nil
-	}
-	if w, ok := f.fails[key]; ok && now.Before(w.end) {
-		return application.LockState{Failures: w.count}, nil
-	}
-	return application.LockState{}, nil
+// Update applies fn to key's failures.
+func (f *Lockouts) Update(_ context.Context, key string, now time.Time, fn func(*domain.LoginFailures) error) error {
+	return f.r.update(key, now, fn)
 }
 
-// Resets returns how many times Reset was called.
-func (f *Lockouts) Resets() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.resets
+// DeleteExpired drops ended windows and locks.
+func (f *Lockouts) DeleteExpired(_ context.Context, now time.Time) (int, error) {
+	return f.r.deleteExpired(now), nil
 }
 
-// Fail counts a failure and locks at max.
-func (f *Lockouts) Fail(_ context.Context, key string, max int, lockFor time.Duration, now time.Time) (time.Time, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	w := f.fails[key]
-	if w.end.IsZero() || !now.Before(w.end) {
-		w = failWindow{end: now.Add(lockFor)}
-	}
-	w.count++
-	if w.count >= max {
-		f.until[key] = now.Add(lockFor)
-		f.locked[key] = w.count
-		delete(f.fails, key)
-		return f.until[key], nil
-	}
-	f.fails[key] = w
-	return time.Time{}, nil
+// Alarms is a fake application.Alarms counting what it heard.
+type Alarms struct {
+	mu    sync.Mutex
+	spent int
 }
 
-// Reset forgets key.
-func (f *Lockouts) Reset(_ context.Context, key string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.fails, key)
-	delete(f.until, key)
-	delete(f.locked, key)
-	f.resets++
-	return nil
-}
+// CodeFailuresBudgetSpent counts one alarm.
+func (a *Alarms) CodeFailuresBudgetSpent(int, time.Time) { a.mu.Lock(); a.spent++; a.mu.Unlock() }
+
+// Spent returns how many alarms were raised.
+func (a *Alarms) Spent() int { a.mu.Lock(); defer a.mu.Unlock(); return a.spent }
 
 // Nonces is a fake application.Nonces.
 type Nonces struct {
@@ -385,6 +384,7 @@ type Fakes struct {
 	Pending  *Pending
 	Limits   *Limits
 	Lockouts *Lockouts
+	Alarms   *Alarms
 	Nonces   *Nonces
 	SMS      *SMS
 	Policy   application.Policy
@@ -400,6 +400,8 @@ func DefaultPolicy() application.Policy {
 		AllowedCountries: allow, CodeMaxAttempts: 5, RegistrationTTL: 30 * time.Minute,
 		Password:        domain.PasswordPolicy{MinLength: 8, MaxLength: 64},
 		LoginTimeWindow: 300 * time.Second, LoginMaxFailures: 5, LoginLockout: 15 * time.Minute,
+		FailuresHourlyPerNet: 50, CodeDailyFailuresPerPhone: 10, CodeHourlyFailuresGlobal: 2000,
+		LoginHourlyLimitPerAccount: 60,
 	}
 }
 
@@ -407,14 +409,14 @@ func DefaultPolicy() application.Policy {
 func New(now time.Time, policy application.Policy) *Fakes {
 	f := &Fakes{
 		Clock: NewClock(now), Users: NewUsers(), Pending: NewPending(), Limits: NewLimits(),
-		Lockouts: NewLockouts(), Nonces: NewNonces(), SMS: NewSMS(), Policy: policy,
+		Lockouts: NewLockouts(), Alarms: &Alarms{}, Nonces: NewNonces(), SMS: NewSMS(), Policy: policy,
 	}
 	f.App = application.NewApp(
 		application.NewSendCodeHandler(f.Users, f.Pending, f.Limits, Hasher{}, f.SMS, f.Clock, policy),
-		application.NewVerifyCodeHandler(f.Pending, Hasher{}, f.Clock, policy),
+		application.NewVerifyCodeHandler(f.Pending, Hasher{}, f.Limits, f.Alarms, f.Clock, policy),
 		application.NewSetPasswordHandler(f.Pending, Vault{}, f.Clock, policy),
-		application.NewCompleteProfileHandler(f.Users, f.Pending, f.Clock, policy),
-		application.NewLoginHandler(f.Users, Vault{}, f.Lockouts, f.Nonces, Tokens{TTL: time.Hour}, f.Clock, policy),
+		application.NewCompleteProfileHandler(f.Users, f.Pending, f.Limits, f.Clock, policy),
+		application.NewLoginHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, Tokens{TTL: time.Hour}, f.Clock, policy),
 	)
 	return f
 }

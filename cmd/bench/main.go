@@ -310,6 +310,10 @@ func startServer(s settings, dataDir string, keys map[string]string) (*server, e
 		"SMS_HOURLY_LIMIT_PER_IP=0",
 		"SMS_HOURLY_LIMIT_GLOBAL=0",
 		"LOGIN_MAX_FAILURES=1000000",
+		"FAILURES_HOURLY_PER_IP=0",
+		"CODE_DAILY_FAILURES_PER_PHONE=0",
+		"CODE_HOURLY_FAILURES_GLOBAL=0",
+		"LOGIN_HOURLY_LIMIT_PER_ACCOUNT=0",
 		"MONGO_URI="+s.mongoURI,
 		"MONGO_DATABASE="+s.mongoDatabase,
 	)
