@@ -2,6 +2,8 @@ module github.com/phoneauth/phoneauth
 
 go 1.26.8
 
+toolchain go1.26.10
+
 require (
 	github.com/alibabacloud-go/darabonba-openapi/v2 v2.0.10
 	github.com/alibabacloud-go/dysmsapi-20170525/v4 v4.1.0
