@@ -147,8 +147,23 @@ func (c Config) Validate() error {
 	if c.LoginNonceCapacity < 1000 {
 		bad("LOGIN_NONCE_CAPACITY", "must be at least 1000")
 	}
-	if _, err := domain.NewCountryAllowList(c.SMSAllowedCountryCodes); err != nil {
+	if namesNothing(c.SMSAllowedCountryCodes) {
+		// Once this meant "every country": refuse it rather than guess.
+		bad("SMS_ALLOWED_COUNTRY_CODES", "names no calling code: want calling codes such as 86,852, or * for all")
+	} else if _, err := domain.NewCountryAllowList(c.SMSAllowedCountryCodes); err != nil {
 		bad("SMS_ALLOWED_COUNTRY_CODES", "want calling codes such as 86,852 or *")
+	}
+	if c.MongoURI != "" {
+		// Instances sharing a database must share these keys: a key
+		// generated per instance would make one instance's codes,
+		// passwords and tokens unreadable by the others.
+		for _, k := range []struct{ name, value string }{
+			{"PASSWORD_KEY", c.PasswordKey}, {"TOKEN_KEY", c.TokenKey}, {"CODE_HMAC_KEY", c.CodeHMACKey},
+		} {
+			if strings.TrimSpace(k.value) == "" {
+				bad(k.name, "required with MONGO_URI (every instance must use the same key; generate one with openssl rand -base64 32)")
+			}
+		}
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		errs = append(errs, err)
@@ -168,6 +183,17 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// namesNothing reports whether a comma-separated list holds only blanks
+// (and "+", which the allow-list strips).
+func namesNothing(list []string) bool {
+	for _, s := range list {
+		if strings.TrimPrefix(strings.TrimSpace(s), "+") != "" {
+			return false
+		}
+	}
+	return true
 }
 
 // trustedProxies parses TRUSTED_PROXIES: CIDRs, or single addresses,

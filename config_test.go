@@ -1,6 +1,7 @@
 package phoneauth_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,5 +107,64 @@ func TestConfigErrorsNeverEchoSecrets(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), secret) {
 		t.Fatalf("error echoes the auth token: %v", err)
+	}
+}
+
+// TestMongoModeRequiresEveryKey: instances sharing one database must share
+// their keys, so with MONGO_URI set none of them may be generated; each
+// missing key is named.
+func TestMongoModeRequiresEveryKey(t *testing.T) {
+	const key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	keys := []string{"PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"}
+	for missing := 0; missing < 1<<len(keys); missing++ {
+		vars := map[string]string{"MONGO_URI": "mongodb://db:27017"}
+		var want []string
+		for i, k := range keys {
+			if missing&(1<<i) != 0 {
+				want = append(want, k)
+				if i%2 == 0 {
+					vars[k] = "  " // blank counts as missing
+				}
+				continue
+			}
+			vars[k] = key
+		}
+		_, err := phoneauth.ParseConfig(vars)
+		if len(want) == 0 {
+			if err != nil {
+				t.Errorf("all keys set: %v", err)
+			}
+			continue
+		}
+		if err == nil {
+			t.Errorf("MONGO_URI without %v accepted", want)
+			continue
+		}
+		for _, k := range keys {
+			named := strings.Contains(err.Error(), k)
+			if named != slices.Contains(want, k) {
+				t.Errorf("missing %v: error names %s: %v (%v)", want, k, named, err)
+			}
+		}
+	}
+	// The embedded store may still generate them.
+	if _, err := phoneauth.ParseConfig(map[string]string{}); err != nil {
+		t.Errorf("embedded mode without keys: %v", err)
+	}
+}
+
+// TestCountryListNamingNoCodeIsRefused: a list of separators once meant
+// "every country"; it names no code, so it is refused.
+func TestCountryListNamingNoCodeIsRefused(t *testing.T) {
+	for _, v := range []string{" ", " , ", ",", ",,", "+"} {
+		_, err := phoneauth.ParseConfig(map[string]string{"SMS_ALLOWED_COUNTRY_CODES": v})
+		if err == nil || !strings.Contains(err.Error(), "SMS_ALLOWED_COUNTRY_CODES") {
+			t.Errorf("SMS_ALLOWED_COUNTRY_CODES=%q: error %v, want one naming the variable", v, err)
+		}
+	}
+	for _, v := range []string{"86", "*", "86, 852", "+1,", " * "} {
+		if _, err := phoneauth.ParseConfig(map[string]string{"SMS_ALLOWED_COUNTRY_CODES": v}); err != nil {
+			t.Errorf("SMS_ALLOWED_COUNTRY_CODES=%q refused: %v", v, err)
+		}
 	}
 }

@@ -154,14 +154,17 @@ type SMSErrorKind int
 
 const (
 	// SMSRefused: the vendor answered and refused; nothing was sent, and
-	// Message is the vendor's own text for the client.
+	// Message is the vendor's own text for the client. An answer that
+	// refuses without a text (a bare HTTP 4xx) is SMSRefused with an empty
+	// Message: the chain stops, and the client hears that the SMS failed.
 	SMSRefused SMSErrorKind = iota + 1
-	// SMSNotSent: the request never reached the vendor (connection
-	// refused, DNS failure) or the vendor said it failed before acting
-	// (HTTP 5xx): another vendor may be tried.
+	// SMSNotSent: the vendor certainly did not send: the request never
+	// fully left (connection refused, DNS failure), or the vendor answered
+	// HTTP 503 or 429. Only this lets another vendor be tried.
 	SMSNotSent
 	// SMSUncertain: the vendor may have sent it (timeout after the request
-	// went out, garbage answer): trying another vendor could send twice.
+	// went out, an HTTP 5xx other than 503, garbage answer): trying
+	// another vendor could send twice.
 	SMSUncertain
 )
 
@@ -174,15 +177,19 @@ type SMSError struct {
 	Err     error  // the transport or decoding error, for the log
 }
 
+// Error is for logs: runs of seven or more digits are masked (vendors
+// echo the phone number). The client reads Message, verbatim.
 func (e *SMSError) Error() string {
+	var s string
 	switch e.Kind {
 	case SMSRefused:
-		return fmt.Sprintf("sms %s refused: %s %s", e.Vendor, e.Code, e.Message)
+		s = fmt.Sprintf("sms %s refused: %s %s", e.Vendor, e.Code, e.Message)
 	case SMSNotSent:
-		return fmt.Sprintf("sms %s not sent: %v", e.Vendor, e.Err)
+		s = fmt.Sprintf("sms %s not sent: %v", e.Vendor, e.Err)
 	default:
-		return fmt.Sprintf("sms %s outcome unknown: %v", e.Vendor, e.Err)
+		s = fmt.Sprintf("sms %s outcome unknown: %v", e.Vendor, e.Err)
 	}
+	return domain.MaskDigitRuns(s)
 }
 
 func (e *SMSError) Unwrap() error { return e.Err }

@@ -213,3 +213,11 @@ func TestLoginProof(t *testing.T) {
 		t.Fatal("truncated proof accepted")
 	}
 }
+
+func TestCountryAllowListNamingNoCodeIsRefused(t *testing.T) {
+	for _, codes := range [][]string{nil, {}, {""}, {" ", " "}, {"+"}} {
+		if _, err := domain.NewCountryAllowList(codes); err == nil {
+			t.Errorf("NewCountryAllowList(%q) accepted a list naming no code", codes)
+		}
+	}
+}

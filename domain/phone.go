@@ -223,14 +223,16 @@ func MaskPhone(s string) string {
 }
 
 // CountryAllowList is the set of calling codes that may receive SMS codes.
-// An empty list (or one holding "*") allows every country.
+// A list holding "*" allows every country.
 type CountryAllowList struct {
 	all   bool
 	codes map[int]bool
 }
 
 // NewCountryAllowList builds the list from calling codes as strings ("86");
-// "*" allows all. It fails on anything that is not a calling code.
+// "*" allows all. It fails on anything that is not a calling code, and on
+// a list that names none (blank entries only): an empty list must never
+// quietly mean "every country".
 func NewCountryAllowList(codes []string) (CountryAllowList, error) {
 	l := CountryAllowList{codes: map[int]bool{}}
 	for _, c := range codes {
@@ -248,8 +250,8 @@ func NewCountryAllowList(codes []string) (CountryAllowList, error) {
 		}
 		l.codes[n] = true
 	}
-	if len(l.codes) == 0 {
-		l.all = true
+	if len(l.codes) == 0 && !l.all {
+		return CountryAllowList{}, ErrCountryNotAllowed
 	}
 	return l, nil
 }

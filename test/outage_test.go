@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/base64"
 	"errors"
 	"io"
 	"net"
@@ -86,6 +87,11 @@ func TestUnreachableMongoStopsTheStart(t *testing.T) {
 	cmd.Env = []string{
 		"HTTP_ADDR=127.0.0.1:0", "DATA_DIR=" + cmd.Dir,
 		"MONGO_URI=mongodb://" + closed + "/?directConnection=true", "MONGO_TIMEOUT=1s",
+		// Mongo mode requires the keys; with them the start gets as far
+		// as connecting.
+		"PASSWORD_KEY=" + base64.StdEncoding.EncodeToString(passwordKey),
+		"TOKEN_KEY=" + base64.StdEncoding.EncodeToString(tokenKey),
+		"CODE_HMAC_KEY=" + base64.StdEncoding.EncodeToString(hmacKey),
 	}
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // maxGroup bounds how many writes one commit carries, as bbolt's
@@ -54,7 +55,7 @@ func (g *groupCommit) update(fn func(*bbolt.Tx) error) error {
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		return bbolt.ErrDatabaseNotOpen
+		return berrors.ErrDatabaseNotOpen
 	}
 	g.writes <- w
 	g.mu.RUnlock()

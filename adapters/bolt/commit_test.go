@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 func openGroup(t *testing.T) (*bbolt.DB, *groupCommit) {
@@ -81,7 +82,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 func TestGroupCommitAfterClose(t *testing.T) {
 	_, g := openGroup(t)
 	g.close()
-	if err := g.update(func(*bbolt.Tx) error { return nil }); !errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+	if err := g.update(func(*bbolt.Tx) error { return nil }); !errors.Is(err, berrors.ErrDatabaseNotOpen) {
 		t.Fatalf("write after close = %v", err)
 	}
 }

@@ -73,8 +73,14 @@ func TestFailoverOrderAcrossRealAdapters(t *testing.T) {
 	}{
 		{"first vendor sends", "cloopen,aliyun", func(*vendors) {},
 			"cloopen:sent", 0, ""},
-		{"HTTP 500 fails over", "cloopen,aliyun", func(v *vendors) { v.cloopen.Set(fakevendor.Fail500) },
+		{"HTTP 503 fails over", "cloopen,aliyun", func(v *vendors) { v.cloopen.Fail(503) },
 			"cloopen:not_sent aliyun:sent", 0, ""},
+		{"HTTP 429 fails over", "aliyun,twilio", func(v *vendors) { v.aliyun.Fail(429) },
+			"aliyun:not_sent twilio:sent", 0, ""},
+		{"HTTP 500 does not fail over", "cloopen,aliyun", func(v *vendors) { v.cloopen.Fail(500) },
+			"cloopen:uncertain", application.SMSUncertain, ""},
+		{"HTTP 502 from a proxy does not fail over", "twilio,aliyun", func(v *vendors) { v.twilio.Set(fakevendor.BadGateway) },
+			"twilio:uncertain", application.SMSUncertain, ""},
 		{"connection refused fails over", "cloopen,aliyun", func(v *vendors) { v.cfg.Cloopen.BaseURL = closedURL(t) },
 			"cloopen:not_sent aliyun:sent", 0, ""},
 		{"a refusal does not fail over", "cloopen,aliyun", func(v *vendors) { v.cloopen.Refuse("160038", "短信验证码发送过频繁") },
@@ -84,15 +90,15 @@ func TestFailoverOrderAcrossRealAdapters(t *testing.T) {
 		{"garbage does not fail over", "cloopen,aliyun", func(v *vendors) { v.cloopen.Set(fakevendor.Garbage) },
 			"cloopen:uncertain", application.SMSUncertain, ""},
 		{"three vendors in the listed order", "aliyun,twilio,cloopen", func(v *vendors) {
-			v.aliyun.Set(fakevendor.Fail500)
-			v.twilio.Set(fakevendor.Fail500)
+			v.aliyun.Fail(503)
+			v.twilio.Fail(429)
 		}, "aliyun:not_sent twilio:not_sent cloopen:sent", 0, ""},
 		{"all down returns the last error", "twilio,aliyun", func(v *vendors) {
-			v.twilio.Set(fakevendor.Fail500)
-			v.aliyun.Set(fakevendor.Fail500)
+			v.twilio.Fail(503)
+			v.aliyun.Fail(503)
 		}, "twilio:not_sent aliyun:not_sent", application.SMSNotSent, ""},
 		{"a second vendor's refusal reaches the client", "twilio,aliyun", func(v *vendors) {
-			v.twilio.Set(fakevendor.BadGateway)
+			v.twilio.Fail(503)
 			v.aliyun.Refuse("isv.BUSINESS_LIMIT_CONTROL", "触发天级流控Permits:10")
 		}, "twilio:not_sent aliyun:refused", application.SMSRefused, "触发天级流控Permits:10"},
 	}

@@ -419,9 +419,10 @@ func buildBinary(src, key string, logf func(string, ...any)) (string, error) {
 		return bin, nil // another test binary built it while we waited
 	}
 
+	// go test puts its own GOROOT/bin first on the test binary's PATH.
 	goCmd, err := exec.LookPath("go")
 	if err != nil {
-		goCmd = filepath.Join(runtime.GOROOT(), "bin", "go")
+		return "", fmt.Errorf("find the go command to build FerretDB: %w", err)
 	}
 	tmp := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
 	logf("mongotest: building the FerretDB test server (a cold build takes a few minutes)")

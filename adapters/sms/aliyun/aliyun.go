@@ -13,8 +13,9 @@
 //     failed request was written is judged from the error (a failed lookup,
 //     dial or TLS handshake means not), and an HTTP 5xx whose body is not
 //     JSON reaches us as a bare decoding error: such answers count as
-//     SMSUncertain, never as SMSNotSent, so failover errs on the side of not
-//     sending twice.
+//     SMSUncertain, never as SMSNotSent (even a 503 or 429, whose status is
+//     lost), so failover errs on the side of not sending twice. The
+//     vendor's own 503 and 429 carry its JSON error and fail over.
 //   - It prints request URLs (phone number and code included) to stdout when
 //     the environment has DEBUG=tea; New warns if it does.
 package aliyun
@@ -24,6 +25,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"strconv"
@@ -221,7 +223,7 @@ func (s *Sender) interpret(log *zap.Logger, r result) error {
 		log.Debug("aliyun accepted", zap.String("biz_id", tea.StringValue(body.BizId)), zap.String("request_id", tea.StringValue(body.RequestId)))
 		return nil
 	default:
-		log.Debug("aliyun refused", zap.String("vendor_code", *body.Code), zap.String("vendor_message", tea.StringValue(body.Message)),
+		log.Debug("aliyun refused", zap.String("vendor_code", *body.Code), zap.String("vendor_message", smshttp.LogText(tea.StringValue(body.Message))),
 			zap.String("request_id", tea.StringValue(body.RequestId)))
 		return smshttp.Refused(Name, *body.Code, tea.StringValue(body.Message))
 	}
@@ -237,21 +239,22 @@ func (s *Sender) sdkError(log *zap.Logger, e *tea.SDKError) error {
 	var data map[string]any
 	_ = json.Unmarshal([]byte(tea.StringValue(e.Data)), &data)
 	message := firstString(data, "Message", "message")
-	cause := fmt.Errorf("HTTP %d, %s: %s", status, code, message)
+	cause := fmt.Errorf("HTTP %d, %s: %s", status, code, smshttp.LogText(message))
 	var se *application.SMSError
 	switch {
 	case e.StatusCode == nil:
 		// Raised before anything was sent (bad parameters, credentials).
 		se = &application.SMSError{Vendor: Name, Kind: application.SMSNotSent, Code: code, Err: fmt.Errorf("SDK refused to send: %s", code)}
-	case status >= 500:
-		se = &application.SMSError{Vendor: Name, Kind: application.SMSNotSent, Code: code, Err: cause}
-	case message != "":
+	case status >= 500 || status == http.StatusTooManyRequests || message == "":
+		// Judged by the status alone: 503 and 429 mean nothing was
+		// sent, any other 5xx that it may have been, a 4xx without a
+		// text is a refusal the client cannot read.
+		se = &application.SMSError{Vendor: Name, Kind: smshttp.StatusKind(status), Code: code, Err: cause}
+	default:
 		se = smshttp.Refused(Name, code, message)
 		se.Err = cause
-	default:
-		se = &application.SMSError{Vendor: Name, Kind: application.SMSNotSent, Code: code, Err: cause}
 	}
-	log.Debug("aliyun error answer", zap.Int("http_status", status), zap.String("vendor_code", code), zap.String("vendor_message", message))
+	log.Debug("aliyun error answer", zap.Int("http_status", status), zap.String("vendor_code", code), zap.String("vendor_message", smshttp.LogText(message)))
 	return se
 }
 

@@ -48,13 +48,9 @@ var vendor = smstest.Vendor{
 	Phone: mainland,
 	Code:  code,
 	// The template parameters carry the code.
-	Secrets:             []string{keySecret, code, "TemplateParam", mainland.National()},
-	Refusal:             smstest.Refusal{Code: "isv.BUSINESS_LIMIT_CONTROL", Message: "触发分钟级流控Permits:1"},
-	TextlessRefusalKind: application.SMSRefused,
-	Fail500Code:         "InternalError",
-	// The SDK hides the status of a non-JSON error answer: it must err on
-	// the side of not sending twice.
-	BadGatewayKind: application.SMSUncertain,
+	Secrets:     []string{keySecret, code, "TemplateParam", mainland.National()},
+	Refusal:     smstest.Refusal{Code: "isv.BUSINESS_LIMIT_CONTROL", Message: "触发分钟级流控Permits:1"},
+	Fail500Code: "InternalError",
 	// The SDK owns its transport, so the write cannot be traced: a stall
 	// counts as possibly written.
 	StalledHandshakeKind: application.SMSUncertain,

@@ -180,12 +180,10 @@ func (s *Sender) SendCode(ctx context.Context, phone domain.PhoneNumber, code st
 	defer resp.Body.Close()
 	raw, err := smshttp.ReadBody(resp.Body)
 	if err != nil {
-		// The status line arrived, so the request was written; only a
-		// non-2xx status says the vendor did not act on it.
+		// The status line arrived, so the request was written; the
+		// status alone says what is known.
 		e := smshttp.TransportError(Name, fmt.Errorf("HTTP %d, reading body: %w", resp.StatusCode, err), true)
-		if resp.StatusCode < 200 || resp.StatusCode >= 300 {
-			e.Kind = application.SMSNotSent
-		}
+		e.Kind = smshttp.StatusKind(resp.StatusCode)
 		log.Debug("cloopen answer unreadable", zap.Int("http_status", resp.StatusCode), zap.Error(e.Err))
 		return e
 	}
@@ -199,8 +197,9 @@ func (s *Sender) interpret(log *zap.Logger, status int, raw []byte) error {
 	decodeErr := json.Unmarshal(raw, &r)
 	parsed := decodeErr == nil && r.StatusCode != nil && *r.StatusCode != ""
 	switch {
-	case status >= 500:
-		// The vendor failed before acting, whatever the body says.
+	case status >= 500 || status == http.StatusTooManyRequests:
+		// The status decides, whatever the body says: 503 and 429 mean
+		// nothing was sent, any other 5xx that it may have been.
 		e := smshttp.StatusError(Name, status, raw, nil)
 		if parsed {
 			e.Code = *r.StatusCode
@@ -225,7 +224,7 @@ func (s *Sender) interpret(log *zap.Logger, status int, raw []byte) error {
 		log.Debug("cloopen answer contradictory", zap.Int("http_status", status), zap.Error(e.Err))
 		return e
 	default:
-		log.Debug("cloopen refused", zap.Int("http_status", status), zap.String("status_code", *r.StatusCode), zap.String("status_msg", r.StatusMsg))
+		log.Debug("cloopen refused", zap.Int("http_status", status), zap.String("status_code", *r.StatusCode), zap.String("status_msg", smshttp.LogText(r.StatusMsg)))
 		return smshttp.Refused(Name, *r.StatusCode, r.StatusMsg)
 	}
 }

@@ -43,9 +43,7 @@ var vendor = smstest.Vendor{
 	// The Authorization header and the sig are made of the token.
 	Secrets:              []string{token, code, "sig=", "Authorization", mainland.E164()},
 	Refusal:              smstest.Refusal{Code: "160038", Message: "短信验证码发送过频繁"},
-	TextlessRefusalKind:  application.SMSRefused,
 	Fail500Code:          "",
-	BadGatewayKind:       application.SMSNotSent,
 	StalledHandshakeKind: application.SMSNotSent,
 }
 

@@ -1,11 +1,11 @@
 // Package failover sends through a list of SMS vendors in order, moving to
 // the next one only when the previous one certainly did not send: the
-// request never reached it, or it failed before acting (HTTP 5xx), which
-// its adapter reports as application.SMSNotSent. A definite refusal stops
+// request never left, or the vendor answered HTTP 503 or 429, which its
+// adapter reports as application.SMSNotSent. A definite refusal stops
 // the chain (the vendor's text is for the client, and another vendor would
 // likely refuse too or bypass the first one's limits), and so does an
-// uncertain outcome (a timeout after the request went out, an unreadable
-// answer): the SMS may be on its way, and a second vendor could deliver the
+// uncertain outcome (a timeout after the request went out, any other HTTP
+// 5xx, an unreadable answer): the SMS may be on its way, and a second vendor could deliver the
 // code twice.
 package failover
 
@@ -118,11 +118,13 @@ func (s *Sender) SendCode(ctx context.Context, phone domain.PhoneNumber, code st
 		if last.Code != "" {
 			fields = append(fields, zap.String("vendor_code", last.Code))
 		}
+		// Vendors echo the number in their texts: long digit runs are
+		// masked here, the one line per attempt that reaches the log.
 		if last.Message != "" {
-			fields = append(fields, zap.String("vendor_message", last.Message))
+			fields = append(fields, zap.String("vendor_message", domain.MaskDigitRuns(last.Message)))
 		}
 		if last.Err != nil {
-			fields = append(fields, zap.NamedError("cause", last.Err))
+			fields = append(fields, zap.String("cause", domain.MaskDigitRuns(last.Err.Error())))
 		}
 		next := last.Kind == application.SMSNotSent && i+1 < len(s.senders)
 		if next {

@@ -164,3 +164,29 @@ func TestNoVendors(t *testing.T) {
 		t.Fatalf("SendCode = %v, want SMSNotSent", err)
 	}
 }
+
+// TestAttemptLineMasksVendorText: vendors echo the number in their texts
+// and errors; the attempt line masks each run of seven or more digits, and
+// the error returned keeps the text verbatim for the client.
+func TestAttemptLineMasksVendorText(t *testing.T) {
+	const text = "号码 15850551102 无效 (ref 20261130123456789, code 160042)"
+	refused := &application.SMSError{Vendor: "a", Kind: application.SMSRefused, Code: "160042", Message: text, Err: errors.New("vendor refused")}
+	notSent := &application.SMSError{Vendor: "b", Kind: application.SMSNotSent, Err: errors.New(`HTTP 503, body "busy: +8615850551102"`)}
+	core, logs := observer.New(zapcore.DebugLevel)
+	err := failover.New(zap.New(core), &vendor{name: "b", err: notSent}, &vendor{name: "a", err: refused}).
+		SendCode(context.Background(), phone, code, time.Minute)
+	var se *application.SMSError
+	if !errors.As(err, &se) || se.Message != text {
+		t.Fatalf("SendCode = %v, want the refusal with its text verbatim", err)
+	}
+	lines := logs.FilterMessage("sms attempt").All()
+	if len(lines) != 2 {
+		t.Fatalf("%d attempt lines, want 2", len(lines))
+	}
+	if got, want := lines[0].ContextMap()["cause"], `HTTP 503, body "busy: +*************"`; got != want {
+		t.Errorf("cause = %v, want %s", got, want)
+	}
+	if got, want := lines[1].ContextMap()["vendor_message"], "号码 *********** 无效 (ref *****************, code 160042)"; got != want {
+		t.Errorf("vendor_message = %v, want %s", got, want)
+	}
+}

@@ -174,10 +174,12 @@ func (s *Sender) SendCode(ctx context.Context, phone domain.PhoneNumber, code st
 	switch {
 	case errors.As(err, &restErr):
 		vendorCode := strconv.Itoa(restErr.Code)
-		cause := fmt.Errorf("HTTP %d, code %d: %s", restErr.Status, restErr.Code, restErr.Message)
-		log.Debug("twilio error answer", zap.Int("http_status", restErr.Status), zap.String("vendor_code", vendorCode), zap.String("vendor_message", restErr.Message))
-		if restErr.Status >= 500 || restErr.Message == "" {
-			return &application.SMSError{Vendor: Name, Kind: application.SMSNotSent, Code: vendorCode, Err: cause}
+		cause := fmt.Errorf("HTTP %d, code %d: %s", restErr.Status, restErr.Code, smshttp.LogText(restErr.Message))
+		log.Debug("twilio error answer", zap.Int("http_status", restErr.Status), zap.String("vendor_code", vendorCode), zap.String("vendor_message", smshttp.LogText(restErr.Message)))
+		// A 5xx or 429 is judged by its status, whatever its text; a 4xx
+		// without a text refuses with nothing to show the client.
+		if restErr.Status >= 500 || restErr.Status == http.StatusTooManyRequests || restErr.Message == "" {
+			return &application.SMSError{Vendor: Name, Kind: smshttp.StatusKind(restErr.Status), Code: vendorCode, Err: cause}
 		}
 		e := smshttp.Refused(Name, vendorCode, restErr.Message)
 		e.Err = cause

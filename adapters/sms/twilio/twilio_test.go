@@ -51,14 +51,11 @@ var vendor = smstest.Vendor{
 	New: func(baseURL string, timeout time.Duration, log *zap.Logger) (application.SMSSender, error) {
 		return twilio.New(config(baseURL, timeout), log, nil)
 	},
-	Phone:   phone,
-	Code:    code,
-	Secrets: []string{token, code, phone.E164()},
-	Refusal: smstest.Refusal{Code: "21610", Message: "Attempt to send to unsubscribed recipient"},
-	// A 4xx without a message gives the client nothing to read.
-	TextlessRefusalKind:  application.SMSNotSent,
+	Phone:                phone,
+	Code:                 code,
+	Secrets:              []string{token, code, phone.E164()},
+	Refusal:              smstest.Refusal{Code: "21610", Message: "Attempt to send to unsubscribed recipient"},
 	Fail500Code:          "20500",
-	BadGatewayKind:       application.SMSNotSent,
 	StalledHandshakeKind: application.SMSNotSent,
 }
 

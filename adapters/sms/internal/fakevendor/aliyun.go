@@ -137,11 +137,16 @@ func (a *Aliyun) handle(w http.ResponseWriter, r *http.Request) {
 	switch b {
 	case Refuse:
 		a.answer(w, http.StatusOK, map[string]string{"RequestId": aliyunRequestID, "Code": code, "Message": msg})
-	case Fail500:
-		a.answer(w, http.StatusInternalServerError, map[string]string{
-			"RequestId": aliyunRequestID, "Code": "InternalError",
-			"Message": "The request processing has failed due to some unknown error, exception or failure.",
-		})
+	case Fail:
+		status := a.status()
+		code, msg := "InternalError", "The request processing has failed due to some unknown error, exception or failure."
+		switch status {
+		case http.StatusServiceUnavailable:
+			code, msg = "ServiceUnavailable", "The request has failed due to a temporary failure of the server."
+		case http.StatusTooManyRequests:
+			code, msg = "Throttling.User", "Request was denied due to user flow control."
+		}
+		a.answer(w, status, map[string]string{"RequestId": aliyunRequestID, "Code": code, "Message": msg})
 	default:
 		a.answer(w, http.StatusOK, map[string]string{"RequestId": aliyunRequestID, "Code": "OK", "Message": "OK", "BizId": "900619746936498440^0"})
 	}

@@ -135,9 +135,10 @@ func (c *Cloopen) handle(w http.ResponseWriter, r *http.Request) {
 	switch b {
 	case Refuse:
 		c.answer(w, http.StatusOK, map[string]string{"statusCode": code, "statusMsg": msg})
-	case Fail500:
-		w.WriteHeader(http.StatusInternalServerError)
-		_, _ = w.Write([]byte("Internal Server Error"))
+	case Fail:
+		status := c.status()
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(http.StatusText(status)))
 	default:
 		c.answer(w, http.StatusOK, map[string]any{
 			"statusCode": "000000",

@@ -23,9 +23,9 @@ const (
 	// Refuse answers the vendor's refusal, with the code and text given
 	// to Refuse.
 	Refuse
-	// Fail500 answers HTTP 500 with the vendor's error body where it has
-	// one.
-	Fail500
+	// Fail answers the HTTP status given to Fail (500, 503, 429, ...) with
+	// the vendor's error body where it has one.
+	Fail
 	// BadGateway answers HTTP 502 with an HTML page, as a proxy in front
 	// of the vendor would.
 	BadGateway
@@ -47,6 +47,7 @@ type server struct {
 	behaviour  Behaviour
 	refuseCode string
 	refuseMsg  string
+	failStatus int
 	hits       int
 	rejections []string
 }
@@ -82,6 +83,21 @@ func (s *server) Refuse(code, message string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.behaviour, s.refuseCode, s.refuseMsg = Refuse, code, message
+}
+
+// Fail makes the fake answer the next requests with the HTTP status (5xx
+// or 429) and the vendor's error body for it.
+func (s *server) Fail(status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.behaviour, s.failStatus = Fail, status
+}
+
+// status is the HTTP status given to Fail.
+func (s *server) status() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failStatus
 }
 
 // Hits is how many requests reached the fake, well-formed or not.

@@ -110,8 +110,9 @@ func (f *Twilio) handle(w http.ResponseWriter, r *http.Request) {
 	case Refuse:
 		n, _ := strconv.Atoi(code)
 		f.fail(w, "", http.StatusBadRequest, n, msg)
-	case Fail500:
-		f.fail(w, "", http.StatusInternalServerError, 20500, "Internal Server Error")
+	case Fail:
+		status := f.status()
+		f.fail(w, "", status, 20000+status, http.StatusText(status))
 	default:
 		now := time.Now().UTC().Format(time.RFC1123Z)
 		f.answer(w, http.StatusCreated, map[string]any{

@@ -3,9 +3,10 @@
 // phone numbers and codes out of error strings.
 //
 // The rule it encodes: a request that never fully left this machine cannot
-// have been executed by the vendor (SMSNotSent, another vendor may be
-// tried); once it has been written, silence or an unreadable answer means
-// the SMS may be on its way (SMSUncertain, nobody may try again).
+// have been executed by the vendor, nor can one the vendor answered with
+// HTTP 503 or 429 (SMSNotSent, another vendor may be tried); once it has
+// been written, silence, any other 5xx or an unreadable answer means the
+// SMS may be on its way (SMSUncertain, nobody may try again).
 package smshttp
 
 import (
@@ -24,6 +25,7 @@ import (
 	"time"
 
 	"github.com/phoneauth/phoneauth/application"
+	"github.com/phoneauth/phoneauth/domain"
 )
 
 // MaxBody bounds how much of a vendor's answer is read: real answers are a
@@ -80,22 +82,33 @@ func TransportError(vendor string, err error, wrote bool) *application.SMSError 
 	return &application.SMSError{Vendor: vendor, Kind: kind, Err: Redact(err)}
 }
 
-// StatusError builds the SMSError for an HTTP answer that carries no
-// refusal the client could read. 5xx means the vendor failed before acting
-// (SMSNotSent); other non-2xx statuses (a 404 from a wrong base URL, a 401,
-// a gateway's 429) mean the request was rejected as a whole, so nothing was
-// sent either. A 2xx whose body cannot be understood is SMSUncertain: the
-// vendor may well have accepted it.
-func StatusError(vendor string, status int, body []byte, cause error) *application.SMSError {
-	kind := application.SMSNotSent
-	if status >= 200 && status < 300 {
-		kind = application.SMSUncertain
+// StatusKind is what an HTTP status says about a send whose answer
+// carries no readable refusal. Only 503 and 429 say the vendor certainly
+// did nothing (it is unavailable, or limits the caller), so another vendor
+// may be tried. Any other 5xx may come after the vendor acted (a gateway
+// timing out on a vendor that sends anyway, a crash after queueing), and a
+// 2xx that cannot be read may be an acceptance: both are SMSUncertain.
+// Anything else (a 404 from a wrong base URL, a 401, a redirect) is the
+// vendor refusing the request without a text for the client: SMSRefused.
+func StatusKind(status int) application.SMSErrorKind {
+	switch {
+	case status == http.StatusServiceUnavailable, status == http.StatusTooManyRequests:
+		return application.SMSNotSent
+	case status >= 500, status >= 200 && status < 300:
+		return application.SMSUncertain
+	default:
+		return application.SMSRefused
 	}
+}
+
+// StatusError builds the SMSError for an HTTP answer that carries no
+// refusal the client could read, its kind from StatusKind.
+func StatusError(vendor string, status int, body []byte, cause error) *application.SMSError {
 	err := fmt.Errorf("HTTP %d, body %s", status, Snippet(body))
 	if cause != nil {
 		err = fmt.Errorf("HTTP %d: %w, body %s", status, cause, Snippet(body))
 	}
-	return &application.SMSError{Vendor: vendor, Kind: kind, Err: err}
+	return &application.SMSError{Vendor: vendor, Kind: StatusKind(status), Err: err}
 }
 
 // Refused builds the SMSError for a definite refusal: the vendor's code and
@@ -150,14 +163,19 @@ func Redact(err error) error {
 	return &url.Error{Op: ue.Op, URL: clean, Err: ue.Err}
 }
 
-// Snippet quotes the start of a body for a log line.
+// Snippet quotes the start of a body for a log line, its long digit runs
+// masked (vendors echo the phone number).
 func Snippet(body []byte) string {
 	const max = 200
 	if len(body) > max {
-		return strconv.Quote(string(body[:max])) + "…"
+		return strconv.Quote(domain.MaskDigitRuns(string(body[:max]))) + "…"
 	}
-	return strconv.Quote(string(body))
+	return strconv.Quote(domain.MaskDigitRuns(string(body)))
 }
+
+// LogText is a vendor's text as it may be logged: runs of seven or more
+// digits masked. The client still hears the text verbatim.
+func LogText(s string) string { return domain.MaskDigitRuns(s) }
 
 // Minutes is a code lifetime as template data: whole minutes, rounded down
 // (a message must not promise more time than the code has), at least 1.

@@ -86,10 +86,19 @@ func TestTrackerSeesTheWrite(t *testing.T) {
 func TestStatusError(t *testing.T) {
 	for status, want := range map[int]application.SMSErrorKind{
 		200: application.SMSUncertain, 201: application.SMSUncertain,
-		302: application.SMSNotSent, 404: application.SMSNotSent, 500: application.SMSNotSent, 503: application.SMSNotSent,
+		500: application.SMSUncertain, 502: application.SMSUncertain, 504: application.SMSUncertain, 599: application.SMSUncertain,
+		503: application.SMSNotSent, 429: application.SMSNotSent,
+		302: application.SMSRefused, 400: application.SMSRefused, 401: application.SMSRefused, 404: application.SMSRefused,
 	} {
 		if got := smshttp.StatusError("v", status, []byte("x"), nil).Kind; got != want {
 			t.Errorf("StatusError(%d).Kind = %d, want %d", status, got, want)
 		}
+	}
+}
+
+func TestSnippetMasksLongDigitRuns(t *testing.T) {
+	got := smshttp.Snippet([]byte(`{"msg":"bad number 15850551102","code":160042}`))
+	if strings.Contains(got, "15850551102") || !strings.Contains(got, "160042") {
+		t.Errorf("Snippet = %s", got)
 	}
 }

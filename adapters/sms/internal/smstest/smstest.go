@@ -1,7 +1,10 @@
 // Package smstest is the conformance suite every HTTP-speaking SMS adapter
-// passes: how each way a send can fail ends (application.SMSErrorKind),
-// that a send makes exactly one request, and that no secret, code or phone
-// number reaches an error string or a log line. Each adapter's own tests
+// passes: how each way a send can fail ends (application.SMSErrorKind:
+// only a request that never left, an HTTP 503 or a 429 is SMSNotSent and
+// may fail over), that a send makes exactly one request, that no secret,
+// code or phone number reaches an error string or a log line, and that a
+// vendor's text is logged with its long digit runs masked while the client
+// hears it verbatim. Each adapter's own tests
 // keep only what is its own (signing, request format, configuration) and
 // call RunConformance once.
 package smstest
@@ -11,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +23,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/adapters/sms/internal/fakevendor"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
@@ -30,6 +35,7 @@ type Fake interface {
 	URL() string
 	Set(fakevendor.Behaviour)
 	Refuse(code, message string)
+	Fail(status int)
 	Hits() int
 	Rejections() []string
 }
@@ -60,16 +66,9 @@ type Vendor struct {
 
 	// Refusal is passed through verbatim as SMSRefused.
 	Refusal Refusal
-	// TextlessRefusalKind is what the same refusal without a text ends
-	// as, its code kept: SMSRefused, or SMSNotSent where the adapter
-	// counts a refusal it cannot show the client as a failure.
-	TextlessRefusalKind application.SMSErrorKind
 	// Fail500Code is the SMSError.Code of the vendor's HTTP 500: the
 	// vendor's code where its error body has one, else "".
 	Fail500Code string
-	// BadGatewayKind is what an HTTP 502 with an HTML body (a proxy in
-	// front of the vendor) ends as.
-	BadGatewayKind application.SMSErrorKind
 	// StalledHandshakeKind is what a timeout during the TLS handshake
 	// ends as: SMSNotSent where the adapter traces the write; an adapter
 	// that cannot see it must count the request as possibly written.
@@ -155,6 +154,8 @@ func RunConformance(t *testing.T, v Vendor) {
 
 	t.Run("failures", func(t *testing.T) { runFailures(t, v) })
 
+	t.Run("vendor text reaches the client verbatim and the log masked", func(t *testing.T) { runEchoedNumber(t, v) })
+
 	t.Run("connection refused is not sent", func(t *testing.T) {
 		s := v.sender(t, "http://"+ClosedAddr(t), time.Second, v.Logger(t))
 		se := v.Error(t, s.SendCode(context.Background(), v.Phone, v.Code, 5*time.Minute))
@@ -205,6 +206,10 @@ func RunConformance(t *testing.T, v Vendor) {
 	})
 }
 
+// anyCode in a failure's wantCode accepts whatever code the vendor's error
+// body carries.
+const anyCode = "\x00any"
+
 func runFailures(t *testing.T, v Vendor) {
 	tests := []struct {
 		name      string
@@ -217,16 +222,27 @@ func runFailures(t *testing.T, v Vendor) {
 	}{
 		{"refusal passes the vendor's text verbatim", func(f Fake) { f.Refuse(v.Refusal.Code, v.Refusal.Message) },
 			application.SMSRefused, v.Refusal.Code, v.Refusal.Message, 0, time.Second},
+		// Nothing to show the client, and nothing sent: the chain stops.
 		{"refusal without text keeps the code", func(f Fake) { f.Refuse(v.Refusal.Code, "") },
-			v.TextlessRefusalKind, v.Refusal.Code, "", 0, time.Second},
+			application.SMSRefused, v.Refusal.Code, "", 0, time.Second},
 		{"timeout after the request went out is uncertain", func(f Fake) { f.Set(fakevendor.Hang) },
 			application.SMSUncertain, "", "", timeout, 2 * time.Second},
 		{"garbage body is uncertain", func(f Fake) { f.Set(fakevendor.Garbage) },
 			application.SMSUncertain, "", "", 0, time.Second},
-		{"HTTP 500 is not sent", func(f Fake) { f.Set(fakevendor.Fail500) },
-			application.SMSNotSent, v.Fail500Code, "", 0, time.Second},
-		{"HTTP 502 with an HTML body", func(f Fake) { f.Set(fakevendor.BadGateway) },
-			v.BadGatewayKind, "", "", 0, time.Second},
+		// A 5xx other than 503 may come after the vendor acted.
+		{"HTTP 500 is uncertain", func(f Fake) { f.Fail(500) },
+			application.SMSUncertain, v.Fail500Code, "", 0, time.Second},
+		{"HTTP 502 is uncertain", func(f Fake) { f.Fail(502) },
+			application.SMSUncertain, anyCode, "", 0, time.Second},
+		{"HTTP 504 is uncertain", func(f Fake) { f.Fail(504) },
+			application.SMSUncertain, anyCode, "", 0, time.Second},
+		{"HTTP 502 with a proxy's HTML body is uncertain", func(f Fake) { f.Set(fakevendor.BadGateway) },
+			application.SMSUncertain, "", "", 0, time.Second},
+		// The vendor is unavailable or limits us: it did nothing.
+		{"HTTP 503 is not sent", func(f Fake) { f.Fail(503) },
+			application.SMSNotSent, anyCode, "", 0, time.Second},
+		{"HTTP 429 is not sent", func(f Fake) { f.Fail(429) },
+			application.SMSNotSent, anyCode, "", 0, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -239,7 +255,7 @@ func runFailures(t *testing.T, v Vendor) {
 			if took := time.Since(start); took < tt.wantOver || took > tt.wantUnder {
 				t.Errorf("took %s, want between %s and %s", took, tt.wantOver, tt.wantUnder)
 			}
-			if se.Kind != tt.wantKind || se.Code != tt.wantCode || se.Message != tt.wantMsg {
+			if se.Kind != tt.wantKind || (tt.wantCode != anyCode && se.Code != tt.wantCode) || se.Message != tt.wantMsg {
 				t.Errorf("got kind %d code %q message %q (%v), want %d %q %q", se.Kind, se.Code, se.Message, se.Err, tt.wantKind, tt.wantCode, tt.wantMsg)
 			}
 			if se.Kind != application.SMSRefused && se.Err == nil {
@@ -299,4 +315,56 @@ func silentAddr(t *testing.T) string {
 		}
 	})
 	return l.Addr().String()
+}
+
+// runEchoedNumber: vendors echo the phone number (and order numbers) in
+// their texts. The client hears the text verbatim, as the wire contract
+// says; every log line, the failover chain's included, and the error
+// string carry it with each run of seven or more digits masked.
+func runEchoedNumber(t *testing.T, v Vendor) {
+	const serial = "20261130123456789"
+	national, international := v.Phone.National(), strings.TrimPrefix(v.Phone.E164(), "+")
+	text := fmt.Sprintf("%s: %s (%s) 无法送达, 流水号 %s", v.Refusal.Message, v.Phone.E164(), national, serial)
+	fake := v.Start(t)
+	fake.Refuse(v.Refusal.Code, text)
+	log, logs := v.observe(t)
+	var named failover.NamedSender
+	switch s := v.sender(t, fake.URL(), timeout, log).(type) {
+	case failover.NamedSender:
+		named = s
+	default:
+		t.Fatalf("%T has no Name method", s)
+	}
+	chain := failover.New(log, named)
+
+	se := v.Error(t, chain.SendCode(context.Background(), v.Phone, v.Code, 5*time.Minute))
+	if se.Kind != application.SMSRefused || se.Message != text {
+		t.Fatalf("got kind %d message %q, want SMSRefused with the vendor's text verbatim %q", se.Kind, se.Message, text)
+	}
+	digits := []string{national, international, serial}
+	for _, d := range digits {
+		if strings.Contains(se.Error(), d) {
+			t.Errorf("error string carries %s unmasked: %s", d, se.Error())
+		}
+	}
+	for _, e := range logs.All() {
+		line := e.Message
+		for k, val := range e.ContextMap() {
+			line += " " + k + "=" + fmt.Sprint(val)
+		}
+		for _, d := range digits {
+			if strings.Contains(line, d) {
+				t.Errorf("log line carries %s unmasked: %s", d, line)
+			}
+		}
+	}
+	attempts := logs.FilterMessage("sms attempt").All()
+	if len(attempts) != 1 {
+		t.Fatalf("%d attempt lines, want 1", len(attempts))
+	}
+	longRun := regexp.MustCompile(`[0-9]{7,}`)
+	want := longRun.ReplaceAllStringFunc(text, func(r string) string { return strings.Repeat("*", len(r)) })
+	if got := attempts[0].ContextMap()["vendor_message"]; got != want {
+		t.Errorf("attempt line's vendor_message = %v, want the text masked: %q", got, want)
+	}
 }
