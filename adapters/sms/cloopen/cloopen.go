@@ -1,5 +1,5 @@
 // Package cloopen sends verification codes through 容联云 (Cloopen) template
-// SMS, speaking the REST protocol of shared/CLOOPEN.md directly with
+// SMS, speaking the REST protocol of docs/cloopen.md directly with
 // net/http. Failures come back as *application.SMSError carrying every
 // detail (HTTP status, vendor code and text, transport error, never the
 // token or signature); this package logs them only at debug level, since

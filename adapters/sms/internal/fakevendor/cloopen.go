@@ -22,7 +22,7 @@ type CloopenRequest struct {
 	Datas      []string
 }
 
-// Cloopen plays 容联云's TemplateSMS endpoint (shared/CLOOPEN.md) for one
+// Cloopen plays 容联云's TemplateSMS endpoint (docs/cloopen.md) for one
 // account.
 type Cloopen struct {
 	*server
