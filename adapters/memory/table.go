@@ -2,7 +2,6 @@ package memory
 
 import (
 	"context"
-	"errors"
 	"hash/maphash"
 	"math"
 	"sync"
@@ -20,9 +19,6 @@ const DefaultMaxEntries = 1_000_000
 // keys rarely wait on the same mutex; 64 is well above the core counts
 // this runs on.
 const numShards = 64
-
-// errFull is what the nonce store answers when a new key finds no room.
-var errFull = errors.New("table full")
 
 // entry is one key's state. Times are Unix nanoseconds rather than
 // time.Time so that entries hold no pointers and the garbage collector
@@ -226,19 +222,6 @@ func (t *table[V]) evict(ctx context.Context, now int64) int {
 	}
 	t.count.Add(int64(-deleted))
 	return deleted
-}
-
-// soonestExpiry returns the earliest instant at which some entry may
-// die, which is when a full table may next have room.
-func (t *table[V]) soonestExpiry() int64 {
-	soonest := int64(math.MaxInt64)
-	for i := range t.shards {
-		s := &t.shards[i]
-		s.mu.Lock()
-		soonest = min(soonest, s.soonest)
-		s.mu.Unlock()
-	}
-	return soonest
 }
 
 func (t *table[V]) len() int { return int(t.count.Load()) }
