@@ -196,3 +196,14 @@ func fromDBPending(phone domain.PhoneNumber, d pendingDoc) (*domain.PendingRegis
 		ExpiresAt:      d.ExpiresAt,
 	}), nil
 }
+
+// encodePendingDoc encodes a pending registration for storage.
+func encodePendingDoc(d pendingDoc) ([]byte, error) {
+	return json.Marshal(d)
+}
+
+// decodePendingDoc decodes a stored pending registration.
+func decodePendingDoc(b []byte, d *pendingDoc) error {
+	*d = pendingDoc{}
+	return json.Unmarshal(b, d)
+}
