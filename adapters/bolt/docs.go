@@ -96,23 +96,32 @@ func decodeCanonicalUser(b []byte, d *userDoc) bool {
 // no escape, no control character and only valid UTF-8: the literals
 // whose bytes are their value.
 func plainString(b []byte) (string, []byte, bool) {
-	if len(b) == 0 || b[0] != '"' {
+	s, rest, ok := plainLiteral(b)
+	if !ok {
 		return "", nil, false
+	}
+	return string(s), rest, true
+}
+
+// plainLiteral is plainString giving the literal's bytes, which alias b.
+func plainLiteral(b []byte) ([]byte, []byte, bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
 	}
 	end := bytes.IndexByte(b[1:], '"') + 1
 	if end < 1 {
-		return "", nil, false
+		return nil, nil, false
 	}
 	s := b[1:end]
 	for _, c := range s {
 		if c < 0x20 || c == '\\' {
-			return "", nil, false
+			return nil, nil, false
 		}
 	}
 	if !utf8.Valid(s) {
-		return "", nil, false
+		return nil, nil, false
 	}
-	return string(s), b[end+1:], true
+	return s, b[end+1:], true
 }
 
 func toDBUser(u *domain.User) userDoc {
@@ -319,11 +328,12 @@ func decodeCanonicalPending(b []byte, d *pendingDoc) bool {
 		*v, b, ok = plainString(b)
 	}
 	bin := func(v *[]byte) {
-		var s string
-		if s, b, ok = plainString(b); ok {
-			var err error
-			*v, err = base64.StdEncoding.DecodeString(s)
-			ok = err == nil
+		var lit []byte
+		if lit, b, ok = plainLiteral(b); ok {
+			// as encoding/json decodes it: "" gives an empty, not nil, slice
+			dec := make([]byte, base64.StdEncoding.DecodedLen(len(lit)))
+			n, err := base64.StdEncoding.Decode(dec, lit)
+			*v, ok = dec[:n], err == nil
 		}
 	}
 	tm := func(v *time.Time) {

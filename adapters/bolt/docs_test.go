@@ -114,6 +114,15 @@ func BenchmarkPendingDoc(b *testing.B) {
 			}
 		}
 	})
+	stored, _ := json.Marshal(doc)
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			var d pendingDoc
+			if err := decodePendingDoc(stored, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("encoding/json", func(b *testing.B) {
 		for b.Loop() {
 			data, err := json.Marshal(doc)
