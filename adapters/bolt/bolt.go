@@ -293,7 +293,7 @@ func (s *Store) Save(ctx context.Context, p *domain.PendingRegistration) error {
 	if err := ctx.Err(); err != nil {
 		return unavailable("save pending registration", err)
 	}
-	data, err := json.Marshal(toDBPending(p.Snapshot()))
+	data, err := encodePendingDoc(toDBPending(p.Snapshot()))
 	if err != nil {
 		return fmt.Errorf("bolt: encode pending registration: %w", err)
 	}
@@ -320,7 +320,7 @@ func (s *Store) Get(ctx context.Context, phone domain.PhoneNumber, now time.Time
 	)
 	err := s.db.View(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketPending).Get([]byte(phone.E164())); v != nil {
-			found, decodeErr = true, json.Unmarshal(v, &doc)
+			found, decodeErr = true, decodePendingDoc(v, &doc)
 		}
 		return nil
 	})
@@ -392,7 +392,7 @@ func applyUpsert(stored []byte, phone domain.PhoneNumber, now time.Time, fn func
 	var cur *domain.PendingRegistration
 	if stored != nil {
 		var doc pendingDoc
-		if err := json.Unmarshal(stored, &doc); err != nil {
+		if err := decodePendingDoc(stored, &doc); err != nil {
 			return nil, fmt.Errorf("bolt: decode pending registration %s: %w", phone.Masked(), err)
 		}
 		if now.Before(doc.ExpiresAt) {
@@ -407,7 +407,7 @@ func applyUpsert(stored []byte, phone domain.PhoneNumber, now time.Time, fn func
 	if next.Phone() != phone {
 		return nil, fmt.Errorf("bolt: upsert of %s returned another number's registration", phone.Masked())
 	}
-	data, err := json.Marshal(toDBPending(next.Snapshot()))
+	data, err := encodePendingDoc(toDBPending(next.Snapshot()))
 	if err != nil {
 		return nil, fmt.Errorf("bolt: encode pending registration: %w", err)
 	}
@@ -421,7 +421,7 @@ func applyUpdate(stored []byte, phone domain.PhoneNumber, now time.Time, fn func
 		return nil, domain.ErrNoPending
 	}
 	var doc pendingDoc
-	if err := json.Unmarshal(stored, &doc); err != nil {
+	if err := decodePendingDoc(stored, &doc); err != nil {
 		return nil, fmt.Errorf("bolt: decode pending registration %s: %w", phone.Masked(), err)
 	}
 	if !now.Before(doc.ExpiresAt) {
@@ -434,7 +434,7 @@ func applyUpdate(stored []byte, phone domain.PhoneNumber, now time.Time, fn func
 	if err := fn(reg); err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(toDBPending(reg.Snapshot()))
+	data, err := encodePendingDoc(toDBPending(reg.Snapshot()))
 	if err != nil {
 		return nil, fmt.Errorf("bolt: encode pending registration: %w", err)
 	}

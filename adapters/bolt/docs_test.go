@@ -1,7 +1,9 @@
 package bolt
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -89,6 +91,188 @@ func BenchmarkDecodeUserDoc(b *testing.B) {
 			if err := json.Unmarshal(doc, &d); err != nil {
 				b.Fatal(err)
 			}
+		}
+	})
+}
+
+// BenchmarkPendingDoc measures what every registration step pays to store
+// and read back a verified registration with a password.
+func BenchmarkPendingDoc(b *testing.B) {
+	at := time.Date(2026, 11, 24, 8, 0, 0, 123456789, time.UTC)
+	doc := pendingDoc{Phone: "+8615850551102", CodeExpiresAt: at.Add(5 * time.Minute), Attempts: 1,
+		VerifiedAt: at.Add(time.Minute), VerifiedUntil: at.Add(11 * time.Minute), TokenHash: make([]byte, 32),
+		ClientNet: "203.0.113.0/24", SealedPassword: make([]byte, 49), CreatedAt: at, ExpiresAt: at.Add(11 * time.Minute)}
+	b.Run("encode+decode", func(b *testing.B) {
+		for b.Loop() {
+			data, err := encodePendingDoc(doc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var d pendingDoc
+			if err := decodePendingDoc(data, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	stored, _ := json.Marshal(doc)
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			var d pendingDoc
+			if err := decodePendingDoc(stored, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		for b.Loop() {
+			data, err := json.Marshal(doc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var d pendingDoc
+			if err := json.Unmarshal(data, &d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// randomPendingDocs returns n pending records of every shape the store
+// can meet: absent, empty and binary hashes, zero and zoned times,
+// negative and large attempt counts, and odd texts that json.Marshal must
+// escape.
+func randomPendingDocs(rng *rand.Rand, n int) []pendingDoc {
+	texts := []string{"", "+8615850551102", "203.0.113.0/24", "2001:db8::/56", "ünï 例子", `q"uote`, `back\slash`, "<tag>&amp;", "tab\t", "\u2028", "\u2029x", "\xff", "\x00", "\U0001F600"}
+	zones := []*time.Location{time.UTC, time.FixedZone("CST", 8*3600), time.FixedZone("", -3*3600-1800)}
+	bin := func() []byte {
+		switch rng.IntN(4) {
+		case 0:
+			return nil
+		case 1:
+			return []byte{}
+		}
+		v := make([]byte, rng.IntN(70))
+		for j := range v {
+			v[j] = byte(rng.Uint32())
+		}
+		return v
+	}
+	tm := func() time.Time {
+		switch rng.IntN(5) {
+		case 0:
+			return time.Time{}
+		case 1:
+			return time.Unix(rng.Int64N(4e9)-1e9, 0).UTC()
+		}
+		return time.Unix(rng.Int64N(4e9)-1e9, rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))])
+	}
+	attempts := []int{0, 0, 1, 2, 5, -1, math.MaxInt, math.MinInt}
+	docs := make([]pendingDoc, n)
+	for i := range docs {
+		docs[i] = pendingDoc{
+			Phone: texts[rng.IntN(len(texts))], CodeHash: bin(), CodeExpiresAt: tm(), Attempts: attempts[rng.IntN(len(attempts))],
+			VerifiedAt: tm(), VerifiedUntil: tm(), TokenHash: bin(), ClientNet: texts[rng.IntN(len(texts))],
+			SealedPassword: bin(), CreatedAt: tm(), ExpiresAt: tm(),
+		}
+		if i%3 == 0 { // the shape real records have
+			docs[i].Phone, docs[i].ClientNet = "+8615850551102", texts[2+i%2]
+		}
+	}
+	return docs
+}
+
+// TestPendingDocMatchesEncodingJSON: the direct writing of pending records
+// must give the very bytes json.Marshal gives, so that what is on disk
+// does not change, and the direct reading must give what json.Unmarshal
+// gives, for those records and for documents of any other shape (written
+// by earlier versions, or damaged), which it hands to encoding/json.
+func TestPendingDocMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	var stored [][]byte
+	direct := 0
+	for _, d := range randomPendingDocs(rng, 5000) {
+		got, gotErr := encodePendingDoc(d)
+		want, wantErr := json.Marshal(d)
+		if (gotErr == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("%+v\n got  %s, %v\n want %s, %v", d, got, gotErr, want, wantErr)
+		}
+		if _, ok := appendCanonicalPending(nil, &d); ok {
+			direct++
+		}
+		stored = append(stored, want)
+	}
+	if direct < 1000 {
+		t.Fatalf("only %d of 5000 records written directly", direct)
+	}
+	// Years json.Marshal refuses: both must refuse.
+	for _, y := range []int{-1, 10000} {
+		d := pendingDoc{Phone: "+8615850551102", CreatedAt: time.Date(y, 1, 1, 0, 0, 0, 0, time.UTC)}
+		if _, err := encodePendingDoc(d); err == nil {
+			t.Fatalf("year %d encoded", y)
+		}
+	}
+	stored = append(stored, [][]byte{
+		// as written before the registration binding: no verified_until,
+		// token_hash or client_net
+		[]byte(`{"phone":"+8615850551102","code_hash":"AAEC","code_expires_at":"2026-11-24T08:05:00Z","created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:05:00Z"}`),
+		[]byte(`{"phone":"+8615850551102","verified_at":"2026-11-24T08:01:00.5Z","sealed_password":"QUJD","created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		// as a writer without omitzero would have written the zero times
+		[]byte(`{"phone":"+8615850551102","code_hash":null,"code_expires_at":"0001-01-01T00:00:00Z","attempts":0,"verified_at":"0001-01-01T00:00:00Z","sealed_password":null,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+8615850551102","code_hash":"","attempts":-0,"created_at":"2026-11-24T08:00:00+08:00","expires_at":"2026-11-24T08:11:00-03:30"}`),
+		// other orders, spaces, escapes, unknown and repeated keys, other cases
+		[]byte(`{"created_at":"2026-11-24T08:00:00Z","phone":"+8615850551102","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{ "phone":"+8615850551102","created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+86\u0031","created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","extra":1,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","Attempts":3,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z","phone":"+862"}`),
+		[]byte(`{"phone":"+861","created_at":"2026-11-24T08:00:00Z","expires_at":null}`),
+		// damaged
+		[]byte(`{"phone":"+861","attempts":1.5,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","attempts":1e2,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","attempts":01,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","attempts":99999999999999999999,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","code_hash":"AAE","created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","created_at":"2026-13-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`),
+		[]byte(`{"phone":"+861","created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"`),
+		[]byte(`{"phone":"+861","created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}}`),
+		[]byte(`{"phone":"+861","created_at":"2026-11-24T08:00:00Z"}`),
+		[]byte(`not json`), []byte(``), []byte(`null`), []byte(`{}`),
+	}...)
+	read := 0
+	for _, b := range stored {
+		var got, want, probe pendingDoc
+		if decodeCanonicalPending(b, &probe) {
+			read++
+		}
+		gotErr := decodePendingDoc(b, &got)
+		wantErr := json.Unmarshal(b, &want)
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
+		}
+	}
+	if read < 1000 {
+		t.Fatalf("only %d of %d documents read directly", read, len(stored))
+	}
+	t.Logf("%d of 5000 records written directly, %d of %d documents read directly", direct, read, len(stored))
+}
+
+// FuzzDecodePendingDoc: the direct reading never panics, and whatever it
+// accepts, encoding/json accepts with the same result.
+func FuzzDecodePendingDoc(f *testing.F) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, d := range randomPendingDocs(rng, 40) {
+		if b, err := json.Marshal(d); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"phone":"+861","attempts":-0,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got, want pendingDoc
+		gotErr := decodePendingDoc(b, &got)
+		wantErr := json.Unmarshal(b, &want)
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
 		}
 	})
 }
