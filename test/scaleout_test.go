@@ -2,7 +2,6 @@ package test
 
 import (
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -44,19 +43,9 @@ func TestScaleOut(t *testing.T) {
 		b.expect(t, "/client/register-step-2", m{"phone_number": phone, "validate_number": a.code(t, "+86"+phone)}, 200, "")
 		c.expect(t, "/client/register-step-3", m{"phone_number": phone, "password": "scale-out-2", "password_confirm": "scale-out-2"}, 200, "")
 		const n = 21
-		answers := make([]answer, n)
-		var wg sync.WaitGroup
-		gun := make(chan struct{})
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-gun
-				answers[i] = nodes[i%3].post(t, "/client/register-step-4", m{"phone_number": phone, "email": "race" + strconv.Itoa(i) + "@qq.com"})
-			}()
-		}
-		close(gun)
-		wg.Wait()
+		answers := parallel(n, func(i int) answer {
+			return nodes[i%3].post(t, "/client/register-step-4", m{"phone_number": phone, "email": "race" + strconv.Itoa(i) + "@qq.com"})
+		})
 		wins := 0
 		winner := ""
 		for i, ans := range answers {
