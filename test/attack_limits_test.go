@@ -11,8 +11,6 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/phoneauth/phoneauth/adapters/sms/capture"
-	"github.com/phoneauth/phoneauth/application/apptest"
-	"github.com/phoneauth/phoneauth/test/mongotest"
 )
 
 // The attacks on the limits, end to end. Client networks are told apart
@@ -217,19 +215,7 @@ func TestAttackParallelGuessesAgainstTheLock(t *testing.T) {
 		check(t, []*instance{start(t, options{vars: vars})})
 	})
 	t.Run("mongo, three instances", func(t *testing.T) {
-		uri := mongotest.Start(t)
-		db := mongotest.Database(t, uri)
-		sms := capture.New()
-		clock := apptest.NewClock(time.Now())
-		var nodes []*instance
-		for range 3 {
-			v := map[string]string{"MONGO_URI": uri, "MONGO_DATABASE": db}
-			for k, x := range vars {
-				v[k] = x
-			}
-			nodes = append(nodes, start(t, options{sms: sms, clock: clock, vars: v}))
-		}
-		check(t, nodes)
+		check(t, startCluster(t, 3, vars))
 	})
 }
 

@@ -14,17 +14,7 @@ import (
 // MongoDB database, as a load balancer would spread clients over them, and
 // checks that every shared invariant holds across instances.
 func TestScaleOut(t *testing.T) {
-	uri := mongotest.Start(t)
-	db := mongotest.Database(t, uri)
-	sms := capture.New()
-	clock := apptest.NewClock(time.Now())
-	var nodes []*instance
-	for range 3 {
-		nodes = append(nodes, start(t, options{
-			sms: sms, clock: clock,
-			vars: map[string]string{"MONGO_URI": uri, "MONGO_DATABASE": db},
-		}))
-	}
+	nodes := startCluster(t, 3, nil)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 
 	t.Run("registration steps on different instances", func(t *testing.T) {
@@ -76,7 +66,7 @@ func TestScaleOut(t *testing.T) {
 	})
 
 	t.Run("replayed login refused by another instance", func(t *testing.T) {
-		body := loginBody("13300000001", "scale-out-1", "replay-me", clock.Now().Unix())
+		body := loginBody("13300000001", "scale-out-1", "replay-me", a.clock.Now().Unix())
 		if ans := a.post(t, "/client/login", body); ans.Code != 1 {
 			t.Fatalf("first login: %s", ans.Raw)
 		}
@@ -97,9 +87,28 @@ func TestScaleOut(t *testing.T) {
 				t.Fatalf("right password while locked: %s", ans.Raw)
 			}
 		}
-		clock.Advance(15 * time.Minute)
+		a.clock.Advance(15 * time.Minute)
 		if ans := c.login(t, "13300000001", "scale-out-1"); ans.Code != 1 {
 			t.Fatalf("after the lockout: %s", ans.Raw)
 		}
 	})
+}
+
+// startCluster starts n separately wired instances on one fresh MongoDB
+// database, sharing one SMS capture and one clock, each with vars set.
+func startCluster(t *testing.T, n int, vars map[string]string) []*instance {
+	t.Helper()
+	uri := mongotest.Start(t)
+	db := mongotest.Database(t, uri)
+	sms := capture.New()
+	clock := apptest.NewClock(time.Now())
+	nodes := make([]*instance, 0, n)
+	for range n {
+		v := map[string]string{"MONGO_URI": uri, "MONGO_DATABASE": db}
+		for k, x := range vars {
+			v[k] = x
+		}
+		nodes = append(nodes, start(t, options{sms: sms, clock: clock, vars: v}))
+	}
+	return nodes
 }
