@@ -47,3 +47,10 @@ func identityOnly(v []byte) bool {
 	}
 	return true
 }
+
+// rawBody is the request body as it came off the wire. Handlers read it
+// instead of Fiber's Ctx.Body, which inflates any encoding it knows and
+// answers an empty body for a list it does not (`identity, identity`):
+// refuseEncoded has already turned away every body that is encoded, so
+// what is left is meant to be read as it is.
+func rawBody(c *fiber.Ctx) []byte { return c.Request().Body() }

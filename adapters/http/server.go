@@ -117,7 +117,7 @@ const ctxRequestID = "request_id"
 
 func (s *Server) step1(c *fiber.Ctx) error {
 	c.Locals(ctxEndpoint, step1)
-	f, err := decodeFields(c.Body(), []string{"phone_number"}, []fieldKind{stringField})
+	f, err := decodeFields(rawBody(c), []string{"phone_number"}, []fieldKind{stringField})
 	if err != nil {
 		return err
 	}
@@ -129,7 +129,7 @@ func (s *Server) step1(c *fiber.Ctx) error {
 
 func (s *Server) step2(c *fiber.Ctx) error {
 	c.Locals(ctxEndpoint, step2)
-	f, err := decodeFields(c.Body(), []string{"phone_number", "validate_number"}, []fieldKind{stringField, stringField})
+	f, err := decodeFields(rawBody(c), []string{"phone_number", "validate_number"}, []fieldKind{stringField, stringField})
 	if err != nil {
 		return err
 	}
@@ -142,7 +142,7 @@ func (s *Server) step2(c *fiber.Ctx) error {
 
 func (s *Server) step3(c *fiber.Ctx) error {
 	c.Locals(ctxEndpoint, step3)
-	f, err := decodeFields(c.Body(),
+	f, err := decodeFields(rawBody(c),
 		[]string{"phone_number", "password", "password_confirm", "registration_token"},
 		[]fieldKind{stringField, stringField, stringField, optionalStringField})
 	if err != nil {
@@ -157,7 +157,7 @@ func (s *Server) step3(c *fiber.Ctx) error {
 
 func (s *Server) step4(c *fiber.Ctx) error {
 	c.Locals(ctxEndpoint, step4)
-	f, err := decodeFields(c.Body(),
+	f, err := decodeFields(rawBody(c),
 		[]string{"phone_number", "email", "registration_token"},
 		[]fieldKind{stringField, stringField, optionalStringField})
 	if err != nil {
@@ -172,7 +172,7 @@ func (s *Server) step4(c *fiber.Ctx) error {
 
 func (s *Server) login(c *fiber.Ctx) error {
 	c.Locals(ctxEndpoint, login)
-	f, err := decodeFields(c.Body(),
+	f, err := decodeFields(rawBody(c),
 		[]string{"phone_number", "encryption_str", "random_str", "time_stamp"},
 		[]fieldKind{stringField, stringField, stringField, integerField})
 	if err != nil {
