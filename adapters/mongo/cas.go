@@ -50,11 +50,11 @@ func updateDoc[D any, P interface {
 			}
 		case doc == nil:
 			var res *mongodriver.DeleteResult
-			res, err = coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "version", Value: cur.version()}})
+			res, err = coll.DeleteOne(ctx, asRead(key, cur.version()))
 			won = err == nil && res.DeletedCount > 0
 		default:
 			var res *mongodriver.UpdateResult
-			res, err = coll.ReplaceOne(ctx, bson.D{{Key: "_id", Value: key}, {Key: "version", Value: cur.version()}}, doc)
+			res, err = coll.ReplaceOne(ctx, asRead(key, cur.version()), doc)
 			won = err == nil && res.MatchedCount > 0
 		}
 		if err != nil {
@@ -68,4 +68,17 @@ func updateDoc[D any, P interface {
 		}
 	}
 	return contended(op)
+}
+
+// asRead matches key's document only as it was read: with the version
+// read, or, for a document written before documents carried versions (the
+// rate limits of earlier releases, updated in place with $inc), with no
+// version at all. Without that second case such a document could never be
+// replaced, and every request that counts against it would fail until it
+// expired.
+func asRead(key string, v bson.ObjectID) bson.D {
+	if v.IsZero() {
+		return bson.D{{Key: "_id", Value: key}, {Key: "version", Value: bson.D{{Key: "$exists", Value: false}}}}
+	}
+	return bson.D{{Key: "_id", Value: key}, {Key: "version", Value: v}}
 }

@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/phoneauth/phoneauth/adapters/mongo"
@@ -346,6 +349,44 @@ func TestLimitsAcrossStores(t *testing.T) {
 	}
 	if err := a.RateLimits().Update(ctx, "w", t0, func(w *domain.FixedWindow) error { n = w.Count(t0); return nil }); err != nil || n != 1 {
 		t.Errorf("window seen from the other instance: %d, %v; want 1", n, err)
+	}
+}
+
+// TestLimitDocumentsOfEarlierReleases: a rate-limit document written by a
+// release whose documents carried no version (it counted with $inc) is
+// still counted on, not refused as a lost race until it expires.
+func TestLimitDocumentsOfEarlierReleases(t *testing.T) {
+	ctx := context.Background()
+	uri := mongotest.Start(t)
+	db := mongotest.Database(t, uri)
+	s := openAt(t, uri, db, 5*time.Second)
+	client, err := mongodriver.Connect(options.Client().ApplyURI(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = client.Disconnect(ctx) })
+	_, err = client.Database(db).Collection("rate_limits").InsertOne(ctx, bson.D{
+		{Key: "_id", Value: "sms:day:+8615850551102"}, {Key: "count", Value: int64(2)}, {Key: "expires_at", Value: t0.Add(time.Hour)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var count int
+	var ok bool
+	err = s.RateLimits().Update(ctx, "sms:day:+8615850551102", t0, func(w *domain.FixedWindow) error {
+		_, _, ok = w.Take(10, 24*time.Hour, t0)
+		count = w.Count(t0)
+		return nil
+	})
+	if err != nil || !ok || count != 3 {
+		t.Fatalf("Update on an unversioned document: ok %v, count %d, %v; want true, 3, nil", ok, count, err)
+	}
+	err = s.RateLimits().Update(ctx, "sms:day:+8615850551102", t0, func(w *domain.FixedWindow) error {
+		count = w.Count(t0)
+		return nil
+	})
+	if err != nil || count != 3 {
+		t.Fatalf("count after the update: %d, %v; want 3", count, err)
 	}
 }
 
