@@ -592,3 +592,30 @@ func TestCodeFailureLimits(t *testing.T) {
 		t.Fatalf("after the hour the check runs again: %v", err)
 	}
 }
+
+// TestEmailProbesAreFailures: step 4 answering email_taken tells whether an
+// address has an account, so, like user_exists, it costs the client
+// network a failure: one verified number cannot test addresses without end.
+func TestEmailProbesAreFailures(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.FailuresHourlyPerNet = 3
+	f := apptest.New(t0, p)
+	register(t, f, phone, "password1", "a@qq.com")
+	const prober = "13900000009"
+	code := sendCode(t, f, prober)
+	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: prober, Code: code, ClientNet: clientNet}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: prober, Password: "password2", PasswordConfirm: "password2", ClientNet: clientNet}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: prober, Email: "a@qq.com", ClientNet: clientNet}); !errors.Is(err, domain.ErrEmailTaken) {
+			t.Fatalf("probe %d: %v", i, err)
+		}
+	}
+	var rl *application.RateLimitedError
+	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: prober, Email: "b@qq.com", ClientNet: clientNet}); !errors.As(err, &rl) || rl.Kind != application.LimitFailuresHourly {
+		t.Fatalf("past the limit: %v", err)
+	}
+}

@@ -36,7 +36,8 @@ func NewCompleteProfileHandler(users Users, pending PendingRegistrations, limits
 // job (Users.Create is atomic), so concurrent requests for one phone make
 // exactly one account; the losers hear domain.ErrUserExists, which, as
 // it tells that the number is registered, costs the client network a
-// failure.
+// failure; so does domain.ErrEmailTaken, which tells the same of an
+// address (else one verified number could test addresses without end).
 func (h *CompleteProfileHandler) Handle(ctx context.Context, in CompleteProfile) (err error) {
 	phone, err := domain.ParsePhoneNumber(in.Phone)
 	if err != nil {
@@ -47,7 +48,9 @@ func (h *CompleteProfileHandler) Handle(ctx context.Context, in CompleteProfile)
 	if err != nil {
 		return err
 	}
-	defer func() { settle(ctx, h.limits, failure, errors.Is(err, domain.ErrUserExists), now) }()
+	defer func() {
+		settle(ctx, h.limits, failure, errors.Is(err, domain.ErrUserExists) || errors.Is(err, domain.ErrEmailTaken), now)
+	}()
 	reg, err := h.pending.Get(ctx, phone, now)
 	if errors.Is(err, domain.ErrNoPending) {
 		return domain.ErrNotVerified
