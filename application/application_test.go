@@ -432,7 +432,10 @@ func TestLoginReplayDoesNotReset(t *testing.T) {
 }
 
 // TestLoginParallelGuessesJudgedAtMostMax: guesses in flight together are
-// judged no more than LoginMaxFailures times.
+// judged no more than LoginMaxFailures times. Each comes from a network of
+// its own, as from an attacker spread over many, so that the per-network
+// failure limit (which holds a place for every request in flight) is not
+// what stops them.
 func TestLoginParallelGuessesJudgedAtMostMax(t *testing.T) {
 	f := newFakes(t)
 	register(t, f, phone, "password1", "a@qq.com")
@@ -442,7 +445,9 @@ func TestLoginParallelGuessesJudgedAtMostMax(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, err := f.App.Login.Handle(ctx, loginReq("guess", "g"+strconv.Itoa(i), f.Clock.Now().Unix()))
+			in := loginReq("guess", "g"+strconv.Itoa(i), f.Clock.Now().Unix())
+			in.ClientNet = "net-" + strconv.Itoa(i)
+			_, err := f.App.Login.Handle(ctx, in)
 			var le *application.AccountLockedError
 			switch {
 			case errors.Is(err, domain.ErrWrongPassword):
