@@ -41,15 +41,21 @@ func sendCode(t *testing.T, f *apptest.Fakes, ph string) string {
 // register runs all four steps for ph.
 func register(t *testing.T, f *apptest.Fakes, ph, password, email string) {
 	t.Helper()
+	withPassword(t, f, ph, password)
+	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: ph, Email: email, ClientNet: clientNet}); err != nil {
+		t.Fatalf("profile: %v", err)
+	}
+}
+
+// withPassword runs steps 1 to 3 for ph from clientNet.
+func withPassword(t *testing.T, f *apptest.Fakes, ph, password string) {
+	t.Helper()
 	code := sendCode(t, f, ph)
 	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: ph, Code: code, ClientNet: clientNet}); err != nil {
 		t.Fatalf("verify: %v", err)
 	}
 	if err := f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: ph, Password: password, PasswordConfirm: password, ClientNet: clientNet}); err != nil {
 		t.Fatalf("password: %v", err)
-	}
-	if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: ph, Email: email, ClientNet: clientNet}); err != nil {
-		t.Fatalf("profile: %v", err)
 	}
 }
 
@@ -607,13 +613,7 @@ func TestEmailProbesAreFailures(t *testing.T) {
 	f := apptest.New(t0, p)
 	register(t, f, phone, "password1", "a@qq.com")
 	const prober = "13900000009"
-	code := sendCode(t, f, prober)
-	if _, err := f.App.VerifyCode.Handle(ctx, application.VerifyCode{Phone: prober, Code: code, ClientNet: clientNet}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.App.SetPassword.Handle(ctx, application.SetPassword{Phone: prober, Password: "password2", PasswordConfirm: "password2", ClientNet: clientNet}); err != nil {
-		t.Fatal(err)
-	}
+	withPassword(t, f, prober, "password2")
 	for i := range 3 {
 		if err := f.App.CompleteProfile.Handle(ctx, application.CompleteProfile{Phone: prober, Email: "a@qq.com", ClientNet: clientNet}); !errors.Is(err, domain.ErrEmailTaken) {
 			t.Fatalf("probe %d: %v", i, err)
