@@ -342,46 +342,40 @@ func (s *Store) Get(ctx context.Context, phone domain.PhoneNumber, now time.Time
 // absent or expired registration is domain.ErrNoPending and fn is not
 // called. fn may run more than once (see the package comment).
 func (s *Store) Update(ctx context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) error) error {
-	if err := ctx.Err(); err != nil {
-		return unavailable("update pending registration", err)
-	}
-	key := []byte(phone.E164())
-	var outcome error
-	err := s.writes.update(func(tx *bbolt.Tx) error {
-		// As in Create, outcomes other than a bbolt failure are answers:
-		// recorded, not returned, so the rest of the batch commits.
-		var data []byte
-		data, outcome = applyUpdate(tx.Bucket(bucketPending).Get(key), phone, now, fn)
-		if outcome != nil {
-			return nil
-		}
-		return tx.Bucket(bucketPending).Put(key, data)
+	return s.rewritePending(ctx, "update pending registration", phone, func(stored []byte) ([]byte, error) {
+		return applyUpdate(stored, phone, now, fn)
 	})
-	if err != nil {
-		return unavailable("update pending registration", err)
-	}
-	return outcome
 }
 
 // Upsert gives fn phone's live registration, or nil when it has none (or
 // only an expired one), and stores what fn returns, in one write
 // transaction. fn may run more than once (see the package comment).
 func (s *Store) Upsert(ctx context.Context, phone domain.PhoneNumber, now time.Time, fn func(*domain.PendingRegistration) *domain.PendingRegistration) error {
+	return s.rewritePending(ctx, "upsert pending registration", phone, func(stored []byte) ([]byte, error) {
+		return applyUpsert(stored, phone, now, fn)
+	})
+}
+
+// rewritePending replaces phone's stored registration with what apply
+// makes of it (nil when there is none), in one write transaction. As in
+// Create, an error from apply is an answer: recorded, not returned to
+// bbolt, so the rest of the batch commits; nothing is stored for it.
+func (s *Store) rewritePending(ctx context.Context, op string, phone domain.PhoneNumber, apply func(stored []byte) ([]byte, error)) error {
 	if err := ctx.Err(); err != nil {
-		return unavailable("upsert pending registration", err)
+		return unavailable(op, err)
 	}
 	key := []byte(phone.E164())
 	var outcome error
 	err := s.writes.update(func(tx *bbolt.Tx) error {
 		var data []byte
-		data, outcome = applyUpsert(tx.Bucket(bucketPending).Get(key), phone, now, fn)
+		data, outcome = apply(tx.Bucket(bucketPending).Get(key))
 		if outcome != nil {
 			return nil
 		}
 		return tx.Bucket(bucketPending).Put(key, data)
 	})
 	if err != nil {
-		return unavailable("upsert pending registration", err)
+		return unavailable(op, err)
 	}
 	return outcome
 }
