@@ -219,3 +219,44 @@ var (
 	ErrStaleRequest    = errors.New("login request outside the time window")
 	ErrReplayedRequest = errors.New("login request already used")
 )
+
+// AccessClaims are what an access token says: whose it is, which session
+// it belongs to, and the account's session generation when the session
+// was opened (revoking every session of an account bumps the
+// generation, so older tokens stop being accepted even within the same
+// second).
+type AccessClaims struct {
+	UserID     string
+	SessionID  string
+	Generation uint64
+	IssuedAt   time.Time // whole seconds: JWT times have no finer grain
+	ExpiresAt  time.Time
+}
+
+// RefreshClaims are what a refresh token says. Seq counts the refreshes
+// of its session: 0 for the token a login hands out, n for the n-th
+// successor.
+type RefreshClaims struct {
+	UserID     string
+	SessionID  string
+	Generation uint64
+	Seq        uint64
+	IssuedAt   time.Time // millisecond precision
+	ExpiresAt  time.Time
+}
+
+// Tokens signs and checks a session's tokens. Issuing is deterministic:
+// the same claims under the same signing key give the same token, so a
+// refresh retried within the grace period can answer the identical pair
+// again without storing it. Parse… return ErrInvalidToken (wrapped) for
+// any token they cannot vouch for: malformed, forged, of another kind or
+// issuer, expired at now.
+type Tokens interface {
+	IssueAccess(c AccessClaims) (string, error)
+	ParseAccess(token string, now time.Time) (AccessClaims, error)
+	IssueRefresh(c RefreshClaims) (string, error)
+	ParseRefresh(token string, now time.Time) (RefreshClaims, error)
+}
+
+// ErrInvalidToken is a token that Tokens cannot vouch for.
+var ErrInvalidToken = errors.New("invalid token")
