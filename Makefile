@@ -59,7 +59,7 @@ vulndb:
 # Go 1.27, go.dev/issue/75804) may report "context deadline exceeded" as a
 # failure when the time runs out while a worker is busy, on a loaded machine.
 FUZZTIME ?= 60000x
-FUZZ_TARGETS = ./adapters/http:FuzzDecodeFields ./domain:FuzzParsePhoneNumber ./domain:FuzzParseEmail \
+FUZZ_TARGETS = ./adapters/httpapi:FuzzDecodeFields ./domain:FuzzParsePhoneNumber ./domain:FuzzParseEmail \
 	./adapters/crypto:FuzzTokenParse ./domain:FuzzMaskDigitRuns
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

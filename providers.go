@@ -11,7 +11,7 @@ import (
 	"github.com/phoneauth/phoneauth/adapters/bolt"
 	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
-	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/adapters/memory"
 	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/adapters/mongo"

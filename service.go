@@ -9,7 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
-	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/application"
 )

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/application"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"go.uber.org/zap"
 
-	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/application/apptest"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/application/apptest"
 )
 

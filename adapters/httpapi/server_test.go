@@ -15,7 +15,7 @@ import (
 
 	"go.uber.org/zap"
 
-	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/application/apptest"
 	"github.com/phoneauth/phoneauth/domain"

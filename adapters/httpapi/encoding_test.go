@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	httpapi "github.com/phoneauth/phoneauth/adapters/http"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
 )
 
 const refusedEncoding = `{"code":0,"message":"请求参数错误","error":"unsupported_encoding"}`
