@@ -3,11 +3,13 @@ package httpapi
 import (
 	"errors"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
+	"go.uber.org/zap"
 )
 
 // Messages of the wire contract (SPEC §2). The seed's are byte-exact,
@@ -145,6 +147,40 @@ func mapError(ep endpoint, err error) (int, response, bool) {
 		}
 	}
 	return fiber.StatusInternalServerError, response{Message: msgInternal, Error: "internal_error"}, false
+}
+
+// handleError is Fiber's ErrorHandler: the one place errors become answers.
+func (s *Server) handleError(c *fiber.Ctx, err error) error {
+	ep, _ := c.Locals(ctxEndpoint).(endpoint)
+	status, body, known := mapError(ep, err)
+	// Error strings here are built by this service and carry no secrets;
+	// the vendor's raw text is only in SMS refusals, which are known.
+	switch {
+	case !known:
+		s.log.Error("request failed", zap.Any("request_id", c.Locals(ctxRequestID)),
+			zap.String("path", c.Path()), zap.Int("status", status), zap.Error(err))
+	case status >= fiber.StatusInternalServerError:
+		// A dependency down fails every request that needs it: one line
+		// per interval for each endpoint and reason, with a count.
+		if write, suppressed := s.depSeen.allow(throttleKey{ep, body.Error}, time.Now()); write {
+			s.depLog.Error("dependency failed", zap.Any("request_id", c.Locals(ctxRequestID)),
+				zap.String("path", c.Path()), zap.Int("status", status), zap.Error(err),
+				zap.Int("suppressed", suppressed), zap.Duration("log_interval", s.depSeen.interval))
+		}
+	}
+	if body.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.FormatInt(body.RetryAfter, 10))
+	}
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	noteError(c, body.Error, err)
+	jerr := c.Status(status).JSON(body)
+	if c.Locals(ctxRequestID) == nil {
+		// Fiber refused the request before any route (a body over the
+		// limit): accessLog never saw it, so observe it here.
+		s.observe(c, RouteUnmatched, 0)
+	}
+	return jerr
 }
 
 // fiberError maps the errors Fiber raises before a handler runs.

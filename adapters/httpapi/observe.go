@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"github.com/phoneauth/phoneauth/application"
 )
@@ -61,51 +60,6 @@ const (
 	ctxReason    = "reason"
 	ctxLimitKind = "limit_kind"
 )
-
-// OpenAPIPath is where the OpenAPI document is served.
-const OpenAPIPath = "/openapi.yaml"
-
-// MetricsPath is where metrics are served when Config.Metrics is set.
-const MetricsPath = "/metrics"
-
-// mountOps adds the optional operational routes: metrics and the
-// OpenAPI document.
-func (s *Server) mountOps(cfg Config) {
-	if cfg.Metrics != nil {
-		s.fiber.Get(MetricsPath, adaptor.HTTPHandler(cfg.Metrics))
-	}
-	if len(cfg.OpenAPI) > 0 {
-		doc := cfg.OpenAPI
-		s.fiber.Get(OpenAPIPath, func(c *fiber.Ctx) error {
-			c.Set(fiber.HeaderContentType, "application/yaml")
-			return c.Send(doc)
-		})
-	}
-}
-
-// indexRoutes records every route a handler serves, so that observe can
-// tell a served request from one that only passed through middleware.
-func (s *Server) indexRoutes() {
-	s.routes = map[string]string{}
-	for _, r := range s.fiber.GetRoutes(true) {
-		s.routes[r.Method+" "+r.Path] = r.Path
-	}
-}
-
-// routeLabel is the template of the route that served c, or
-// RouteUnmatched. Never the raw path: that is the client's to choose. A
-// request that middleware refused (an encoded body) is labelled with the
-// route it was sent to, when its path is exactly a route's.
-func (s *Server) routeLabel(c *fiber.Ctx) string {
-	r := c.Route()
-	if _, ok := s.routes[r.Method+" "+r.Path]; ok {
-		return r.Path
-	}
-	if path, ok := s.routes[c.Method()+" "+c.Path()]; ok {
-		return path // the template's string: c.Path() may be reused
-	}
-	return RouteUnmatched
-}
 
 // noteError keeps what the observer needs from a failed request.
 func noteError(c *fiber.Ctx, reason string, err error) {
