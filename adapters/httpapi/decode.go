@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -11,6 +15,83 @@ import (
 // expects: not JSON, a required field missing, a field of the wrong JSON
 // type (including operator objects such as {"$ne": null}, and null).
 var errBadRequest = errors.New("bad request")
+
+// A request type is one endpoint's body (requests.go): a struct of
+// exported string fields, each tagged with its JSON name and, after a
+// comma, what else it accepts:
+//
+//	PhoneNumber       string `field:"phone_number"`                // a JSON string, required
+//	RegistrationToken string `field:"registration_token,optional"` // may be absent: ""
+//	TimeStamp         string `field:"time_stamp,integer"`          // a JSON string or integer, as its text
+//
+// decode is the one way a body becomes a request.
+
+// decode reads body into req, a pointer to a request type. Any body that
+// is not the object the type describes is errBadRequest, and then req is
+// left as it was. The rules are decodeFields'.
+func decode(body []byte, req any) error {
+	v := reflect.ValueOf(req).Elem()
+	p := planOf(v.Type())
+	values, err := decodeFields(body, p.names, p.kinds)
+	if err != nil {
+		return err
+	}
+	for i, s := range values {
+		v.Field(p.index[i]).SetString(s)
+	}
+	return nil
+}
+
+// plan is what decode needs to know of a request type, read once from
+// its tags.
+type plan struct {
+	names []string
+	kinds []fieldKind
+	index []int // of the struct field that holds names[i]
+}
+
+// plans caches a *plan per request type.
+var plans sync.Map
+
+func planOf(t reflect.Type) *plan {
+	if p, ok := plans.Load(t); ok {
+		return p.(*plan)
+	}
+	p, _ := plans.LoadOrStore(t, newPlan(t))
+	return p.(*plan)
+}
+
+// newPlan reads t's tags. A type that is not a request type is a
+// programming error: it panics, on the first request of its endpoint.
+func newPlan(t reflect.Type) *plan {
+	if t.Kind() != reflect.Struct {
+		panic("httpapi: " + t.String() + " is not a request type: not a struct")
+	}
+	p := &plan{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag, ok := f.Tag.Lookup("field")
+		if !ok || !f.IsExported() || f.Type.Kind() != reflect.String {
+			panic("httpapi: " + t.String() + "." + f.Name + " is not an exported string field with a field tag")
+		}
+		name, option, _ := strings.Cut(tag, ",")
+		var kind fieldKind
+		switch option {
+		case "":
+			kind = stringField
+		case "optional":
+			kind = optionalStringField
+		case "integer":
+			kind = integerField
+		default:
+			panic("httpapi: " + t.String() + "." + f.Name + ": unknown field option " + strconv.Quote(option))
+		}
+		p.names = append(p.names, name)
+		p.kinds = append(p.kinds, kind)
+		p.index = append(p.index, i)
+	}
+	return p
+}
 
 // fieldKind says which JSON types a field accepts.
 type fieldKind int

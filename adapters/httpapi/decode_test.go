@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 )
@@ -39,14 +40,11 @@ func decodeFieldsReference(body []byte, names []string, kinds []fieldKind) ([]st
 	return out, nil
 }
 
+// The plans of two request types: one with an integer field, one with
+// an optional field.
 var (
-	loginNames = []string{"phone_number", "encryption_str", "random_str", "time_stamp"}
-	loginKinds = []fieldKind{stringField, stringField, stringField, integerField}
-)
-
-var (
-	step3Names = []string{"phone_number", "password", "password_confirm", "registration_token"}
-	step3Kinds = []fieldKind{stringField, stringField, stringField, optionalStringField}
+	loginPlan = planOf(reflect.TypeFor[loginRequest]())
+	step3Plan = planOf(reflect.TypeFor[step3Request]())
 )
 
 var decodeSeeds = []string{
@@ -83,8 +81,8 @@ var decodeSeeds = []string{
 // reference on tricky bodies and on many random mutations of them.
 func TestDecodeFieldsMatchesEncodingJSON(t *testing.T) {
 	check := func(body []byte) {
-		checkDecode(t, body, loginNames, loginKinds)
-		checkDecode(t, body, step3Names, step3Kinds)
+		checkDecode(t, body, loginPlan.names, loginPlan.kinds)
+		checkDecode(t, body, step3Plan.names, step3Plan.kinds)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
 	alphabet := []byte(`{}[]":,\ 0123456789-.eE+tfnul_"abcphone_numberencryption_strrandom_strtime_stamp` + "\t\n\xff\xc3\xa9")
@@ -114,8 +112,8 @@ func FuzzDecodeFields(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		checkDecode(t, body, loginNames, loginKinds)
-		checkDecode(t, body, step3Names, step3Kinds)
+		checkDecode(t, body, loginPlan.names, loginPlan.kinds)
+		checkDecode(t, body, step3Plan.names, step3Plan.kinds)
 	})
 }
 
@@ -145,9 +143,78 @@ func TestOptionalField(t *testing.T) {
 		{`{"password":"p","password_confirm":"p","registration_token":"t"}`, "", errBadRequest},
 	}
 	for _, c := range cases {
-		got, err := decodeFields([]byte(c.body), step3Names, step3Kinds)
-		if err != c.err || (err == nil && got[3] != c.token) {
-			t.Errorf("%s: %q, %v; want token %q, %v", c.body, got, err, c.token, c.err)
+		var req step3Request
+		err := decode([]byte(c.body), &req)
+		if err != c.err || req.RegistrationToken != c.token {
+			t.Errorf("%s: %+v, %v; want token %q, %v", c.body, req, err, c.token, c.err)
 		}
 	}
+}
+
+// TestDecodeFillsTheNamedFields: each field of a request type gets the
+// member its tag names, and a refused body leaves the request untouched.
+func TestDecodeFillsTheNamedFields(t *testing.T) {
+	var login loginRequest
+	err := decode([]byte(`{"time_stamp":1764000000,"random_str":"r","encryption_str":"e","phone_number":"p","other":1}`), &login)
+	if want := (loginRequest{PhoneNumber: "p", EncryptionStr: "e", RandomStr: "r", TimeStamp: "1764000000"}); err != nil || login != want {
+		t.Fatalf("login: %+v, %v; want %+v", login, err, want)
+	}
+	var step2 step2Request
+	if err := decode([]byte(`{"phone_number":"p","validate_number":"123456"}`), &step2); err != nil || step2 != (step2Request{"p", "123456"}) {
+		t.Fatalf("step 2: %+v, %v", step2, err)
+	}
+	step4 := step4Request{PhoneNumber: "kept"}
+	if err := decode([]byte(`{"phone_number":"p","email":7}`), &step4); err != errBadRequest || step4 != (step4Request{PhoneNumber: "kept"}) {
+		t.Fatalf("refused step 4: %+v, %v", step4, err)
+	}
+}
+
+// TestNotARequestType: a type decode cannot fill is refused loudly, on
+// its first use, rather than decoded partly.
+func TestNotARequestType(t *testing.T) {
+	cases := map[string]any{
+		"untagged": &struct{ PhoneNumber string }{},
+		"unexported": &struct {
+			phone string `field:"phone_number"`
+		}{},
+		"not a string": &struct {
+			N int `field:"n"`
+		}{},
+		"unknown option": &struct {
+			S string `field:"s,omitempty"`
+		}{},
+		"not a struct": new(string),
+	}
+	for name, req := range cases {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("decode into %T did not panic", req)
+				}
+			}()
+			_ = decode([]byte(`{}`), req)
+		})
+	}
+}
+
+// BenchmarkDecode is a login body decoded by decode, with the scanner
+// behind it, and by the encoding/json reference that the scanner must
+// answer as: the scanner's reason to exist is the difference.
+func BenchmarkDecode(b *testing.B) {
+	body := []byte(`{"phone_number":"15850551102","encryption_str":"5f4dcc3b5aa765d61d8327deb882cf995f4dcc3b5aa765d61d8327deb882cf99","random_str":"r1","time_stamp":"1764000000"}`)
+	b.Run("decode", func(b *testing.B) {
+		for b.Loop() {
+			var req loginRequest
+			if err := decode(body, &req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := decodeFieldsReference(body, loginPlan.names, loginPlan.kinds); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

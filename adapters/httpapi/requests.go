@@ -1,0 +1,65 @@
+package httpapi
+
+import "github.com/phoneauth/phoneauth/application"
+
+// The request types: one per endpoint, its body as the wire contract
+// names it (docs/api.md), decoded by decode, and turned into its use
+// case's command with the client's network, which the body never
+// carries.
+
+// step1Request is POST /client/register-step-1: send a code.
+type step1Request struct {
+	PhoneNumber string `field:"phone_number"`
+}
+
+func (r step1Request) toApp(clientNet string) application.SendCode {
+	return application.SendCode{Phone: r.PhoneNumber, ClientNet: clientNet}
+}
+
+// step2Request is POST /client/register-step-2: verify the code.
+type step2Request struct {
+	PhoneNumber    string `field:"phone_number"`
+	ValidateNumber string `field:"validate_number"`
+}
+
+func (r step2Request) toApp(clientNet string) application.VerifyCode {
+	return application.VerifyCode{Phone: r.PhoneNumber, Code: r.ValidateNumber, ClientNet: clientNet}
+}
+
+// step3Request is POST /client/register-step-3: set the password.
+type step3Request struct {
+	PhoneNumber       string `field:"phone_number"`
+	Password          string `field:"password"`
+	PasswordConfirm   string `field:"password_confirm"`
+	RegistrationToken string `field:"registration_token,optional"`
+}
+
+func (r step3Request) toApp(clientNet string) application.SetPassword {
+	return application.SetPassword{Phone: r.PhoneNumber, Password: r.Password, PasswordConfirm: r.PasswordConfirm,
+		RegistrationToken: r.RegistrationToken, ClientNet: clientNet}
+}
+
+// step4Request is POST /client/register-step-4: give the email and
+// complete the registration.
+type step4Request struct {
+	PhoneNumber       string `field:"phone_number"`
+	Email             string `field:"email"`
+	RegistrationToken string `field:"registration_token,optional"`
+}
+
+func (r step4Request) toApp(clientNet string) application.CompleteProfile {
+	return application.CompleteProfile{Phone: r.PhoneNumber, Email: r.Email, RegistrationToken: r.RegistrationToken, ClientNet: clientNet}
+}
+
+// loginRequest is POST /client/login. The time stamp may be a JSON
+// string or integer: either way it is the text the client hashed.
+type loginRequest struct {
+	PhoneNumber   string `field:"phone_number"`
+	EncryptionStr string `field:"encryption_str"`
+	RandomStr     string `field:"random_str"`
+	TimeStamp     string `field:"time_stamp,integer"`
+}
+
+func (r loginRequest) toApp(clientNet string) application.Login {
+	return application.Login{Phone: r.PhoneNumber, EncryptionStr: r.EncryptionStr, RandomStr: r.RandomStr, TimeStamp: r.TimeStamp, ClientNet: clientNet}
+}
