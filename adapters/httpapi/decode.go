@@ -163,14 +163,25 @@ func topLevelFields(body []byte, names []string, raws [][]byte) bool {
 		if i < len(body) && body[i] == ',' {
 			i = skipSpace(body, i+1)
 		}
-		name := unquote(key)
 		for n := range names {
-			if names[n] == name {
+			if keyIs(key, names[n]) {
 				raws[n] = value
 			}
 		}
 	}
 	return true
+}
+
+// keyIs reports whether the JSON string literal key is name. A key
+// without escapes is compared as it is, without a copy: this runs for
+// every member of every body. (Invalid UTF-8, which unquote would
+// replace, cannot equal a name either way: names are valid.)
+func keyIs(key []byte, name string) bool {
+	inner := key[1 : len(key)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		return unquote(key) == name
+	}
+	return string(inner) == name
 }
 
 func skipSpace(b []byte, i int) int {
