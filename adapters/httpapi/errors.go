@@ -151,7 +151,7 @@ func mapError(ep endpoint, err error) (int, response, bool) {
 
 // handleError is Fiber's ErrorHandler: the one place errors become answers.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
-	ep, _ := c.Locals(ctxEndpoint).(endpoint)
+	ep := endpointOf(c)
 	status, body, known := mapError(ep, err)
 	// Error strings here are built by this service and carry no secrets;
 	// the vendor's raw text is only in SMS refusals, which are known.

@@ -11,7 +11,6 @@ import (
 // handler (errors.go) to answer.
 
 func (s *Server) step1(c *fiber.Ctx) error {
-	c.Locals(ctxEndpoint, step1)
 	var req step1Request
 	if err := decode(rawBody(c), &req); err != nil {
 		return err
@@ -23,7 +22,6 @@ func (s *Server) step1(c *fiber.Ctx) error {
 }
 
 func (s *Server) step2(c *fiber.Ctx) error {
-	c.Locals(ctxEndpoint, step2)
 	var req step2Request
 	if err := decode(rawBody(c), &req); err != nil {
 		return err
@@ -36,7 +34,6 @@ func (s *Server) step2(c *fiber.Ctx) error {
 }
 
 func (s *Server) step3(c *fiber.Ctx) error {
-	c.Locals(ctxEndpoint, step3)
 	var req step3Request
 	if err := decode(rawBody(c), &req); err != nil {
 		return err
@@ -48,7 +45,6 @@ func (s *Server) step3(c *fiber.Ctx) error {
 }
 
 func (s *Server) step4(c *fiber.Ctx) error {
-	c.Locals(ctxEndpoint, step4)
 	var req step4Request
 	if err := decode(rawBody(c), &req); err != nil {
 		return err
@@ -60,7 +56,6 @@ func (s *Server) step4(c *fiber.Ctx) error {
 }
 
 func (s *Server) login(c *fiber.Ctx) error {
-	c.Locals(ctxEndpoint, login)
 	var req loginRequest
 	if err := decode(rawBody(c), &req); err != nil {
 		return err

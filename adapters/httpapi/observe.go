@@ -75,7 +75,7 @@ func (s *Server) observe(c *fiber.Ctx, route string, elapsed time.Duration) {
 	if s.obs == nil {
 		return
 	}
-	ep, _ := c.Locals(ctxEndpoint).(endpoint)
+	ep := endpointOf(c)
 	reason, _ := c.Locals(ctxReason).(string)
 	kind, _ := c.Locals(ctxLimitKind).(string)
 	s.obs.ObserveRequest(RequestOutcome{

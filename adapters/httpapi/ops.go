@@ -14,18 +14,21 @@ const OpenAPIPath = "/openapi.yaml"
 // MetricsPath is where metrics are served when Config.Metrics is set.
 const MetricsPath = "/metrics"
 
-// mountOps adds the optional operational routes: metrics and the
-// OpenAPI document.
+// mountOps registers the operational routes: the probes, and the
+// metrics and the OpenAPI document when they are configured. None is an
+// endpoint of the API.
 func (s *Server) mountOps(cfg Config) {
+	s.route(fiber.MethodGet, "/healthz", anyEndpoint, s.healthz, public)
+	s.route(fiber.MethodGet, "/readyz", anyEndpoint, s.readyz, public)
 	if cfg.Metrics != nil {
-		s.fiber.Get(MetricsPath, adaptor.HTTPHandler(cfg.Metrics))
+		s.route(fiber.MethodGet, MetricsPath, anyEndpoint, adaptor.HTTPHandler(cfg.Metrics), public)
 	}
 	if len(cfg.OpenAPI) > 0 {
 		doc := cfg.OpenAPI
-		s.fiber.Get(OpenAPIPath, func(c *fiber.Ctx) error {
+		s.route(fiber.MethodGet, OpenAPIPath, anyEndpoint, func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderContentType, "application/yaml")
 			return c.Send(doc)
-		})
+		}, public)
 	}
 }
 

@@ -2,33 +2,58 @@ package httpapi
 
 import "github.com/gofiber/fiber/v2"
 
-// mount registers every route, in order: the middleware every request
-// passes, the probes, the API under /client, the optional operational
-// routes.
+// mount registers the middleware every request passes, then every route,
+// each through route: the operational routes (ops.go) and the API, whose
+// answers no cache may keep.
 func (s *Server) mount(cfg Config) {
 	s.fiber.Use(s.accessLog, s.recoverPanic, refuseEncoded)
-	s.fiber.Get("/healthz", s.healthz)
-	s.fiber.Get("/readyz", s.readyz)
-	c := s.fiber.Group("/client", noStore)
-	c.Post("/register-step-1", s.step1)
-	c.Post("/register-step-2", s.step2)
-	c.Post("/register-step-3", s.step3)
-	c.Post("/register-step-4", s.step4)
-	c.Post("/login", s.login)
 	s.mountOps(cfg)
+	s.fiber.Use("/client", noStore)
+	s.route(fiber.MethodPost, "/client/register-step-1", step1, s.step1, public)
+	s.route(fiber.MethodPost, "/client/register-step-2", step2, s.step2, public)
+	s.route(fiber.MethodPost, "/client/register-step-3", step3, s.step3, public)
+	s.route(fiber.MethodPost, "/client/register-step-4", step4, s.step4, public)
+	s.route(fiber.MethodPost, "/client/login", login, s.login, public)
 }
 
-// ctxEndpoint is the Locals key under which a handler records its
-// endpoint, so the error handler picks that endpoint's wording.
+// access says who may call a route.
+type access int
+
+const (
+	// public routes answer anyone.
+	public access = iota
+)
+
+// route registers h for method and path as endpoint ep, open to the
+// callers a allows: the one way a route is added. In front of h it puts
+// a step that records the endpoint for the error handler's wording and
+// the observer's operation, so that handlers keep no books; and it
+// indexes the route for routeLabel. A GET route answers HEAD too, as
+// Fiber's Get does.
+func (s *Server) route(method, path string, ep endpoint, h fiber.Handler, a access) {
+	handlers := []fiber.Handler{func(c *fiber.Ctx) error {
+		c.Locals(ctxEndpoint, ep)
+		return c.Next()
+	}}
+	handlers = append(handlers, h)
+	methods := []string{method}
+	if method == fiber.MethodGet {
+		methods = []string{fiber.MethodHead, fiber.MethodGet}
+	}
+	for _, m := range methods {
+		s.fiber.Add(m, path, handlers...)
+		s.routes[m+" "+path] = path
+	}
+}
+
+// ctxEndpoint is the Locals key under which route records the endpoint
+// that serves the request. Unset (anyEndpoint) until a route is reached.
 const ctxEndpoint = "endpoint"
 
-// indexRoutes records every route a handler serves, so that observe can
-// tell a served request from one that only passed through middleware.
-func (s *Server) indexRoutes() {
-	s.routes = map[string]string{}
-	for _, r := range s.fiber.GetRoutes(true) {
-		s.routes[r.Method+" "+r.Path] = r.Path
-	}
+// endpointOf is the endpoint that serves c, or anyEndpoint.
+func endpointOf(c *fiber.Ctx) endpoint {
+	ep, _ := c.Locals(ctxEndpoint).(endpoint)
+	return ep
 }
 
 // routeLabel is the template of the route that served c, or

@@ -58,7 +58,7 @@ type Server struct {
 	readyFor time.Duration
 	proxies  []netip.Prefix
 	obs      Observer
-	routes   map[string]string // "METHOD /path" to the route's path
+	routes   map[string]string // "METHOD /path" to the route's path, kept by route
 	fiber    *fiber.App
 	idPrefix string
 	idSeq    atomic.Uint64
@@ -70,7 +70,7 @@ type Server struct {
 func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Server {
 	var p [4]byte
 	_, _ = rand.Read(p[:])
-	s := &Server{app: app, log: log, ready: ready, readyFor: cfg.ReadinessTimeout, proxies: cfg.TrustedProxies, obs: cfg.Observer, idPrefix: hex.EncodeToString(p[:])}
+	s := &Server{app: app, log: log, ready: ready, readyFor: cfg.ReadinessTimeout, proxies: cfg.TrustedProxies, obs: cfg.Observer, routes: map[string]string{}, idPrefix: hex.EncodeToString(p[:])}
 	if s.readyFor <= 0 {
 		s.readyFor = DefaultReadinessTimeout
 	}
@@ -90,7 +90,6 @@ func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Se
 		ErrorHandler:          s.handleError,
 	})
 	s.mount(cfg)
-	s.indexRoutes()
 	return s
 }
 
