@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -20,14 +19,7 @@ import (
 func serveLogged(t *testing.T, f *apptest.Fakes, cfg httpapi.Config) (*fixture, *observer.ObservedLogs) {
 	t.Helper()
 	core, logs := observer.New(zapcore.WarnLevel)
-	srv := httpapi.New(f.App, cfg, nil, zap.New(core))
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.App().Listener(ln) }()
-	t.Cleanup(func() { _ = srv.App().Shutdown() })
-	return &fixture{f: f, srv: srv, base: "http://" + ln.Addr().String()}, logs
+	return listen(t, f, httpapi.New(f.App, cfg, nil, zap.New(core))), logs
 }
 
 // TestDependencyFailureIsLoggedOncePerInterval: a store that is down

@@ -40,6 +40,8 @@ const (
 	msgInternal        = "服务器内部错误"
 	msgNotFound        = "接口不存在"
 	msgMethodNotAllowd = "请求方法不被支持"
+	msgTokenMissing    = "需要验证"
+	msgUnauthorized    = "验证信息错误"
 )
 
 // response is every answer's body. Field order is the seed's: code,
@@ -62,7 +64,14 @@ type outcome struct {
 	status  int
 	reason  string
 	message string
+	// code is the answer's code: 0, failed, but for the answers that
+	// send the client back to log in (codeLogInAgain).
+	code int
 }
+
+// codeLogInAgain is the origin backend's code for "the token is no
+// good: log in again", which its clients read instead of the status.
+const codeLogInAgain = 2
 
 // endpoint names a route whose failures the seed words its own way.
 type endpoint int
@@ -81,41 +90,43 @@ const (
 // msgRegisterFailed at step 4.
 var perEndpoint = map[endpoint][]outcome{
 	step1: {
-		{domain.ErrUserExists, fiber.StatusOK, "user_exists", msgUserExists},
-		{domain.ErrCountryNotAllowed, fiber.StatusOK, "country_not_allowed", msgCountry},
+		{domain.ErrUserExists, fiber.StatusOK, "user_exists", msgUserExists, 0},
+		{domain.ErrCountryNotAllowed, fiber.StatusOK, "country_not_allowed", msgCountry, 0},
 	},
 	step2: {
-		{domain.ErrCodeMismatch, fiber.StatusOK, "code_mismatch", msgVerifyFailed},
-		{domain.ErrCodeExpired, fiber.StatusOK, "code_expired", msgVerifyFailed},
-		{domain.ErrTooManyAttempts, fiber.StatusOK, "too_many_attempts", msgVerifyFailed},
-		{domain.ErrNoPending, fiber.StatusOK, "no_pending_registration", msgVerifyFailed},
+		{domain.ErrCodeMismatch, fiber.StatusOK, "code_mismatch", msgVerifyFailed, 0},
+		{domain.ErrCodeExpired, fiber.StatusOK, "code_expired", msgVerifyFailed, 0},
+		{domain.ErrTooManyAttempts, fiber.StatusOK, "too_many_attempts", msgVerifyFailed, 0},
+		{domain.ErrNoPending, fiber.StatusOK, "no_pending_registration", msgVerifyFailed, 0},
 	},
 	step3: {
-		{domain.ErrNotVerified, fiber.StatusOK, "not_verified", msgNotVerified},
-		{domain.ErrPasswordLength, fiber.StatusOK, "password_length", msgPasswordLength},
-		{domain.ErrPasswordMismatch, fiber.StatusOK, "password_mismatch", msgPasswordDiffer},
+		{domain.ErrNotVerified, fiber.StatusOK, "not_verified", msgNotVerified, 0},
+		{domain.ErrPasswordLength, fiber.StatusOK, "password_length", msgPasswordLength, 0},
+		{domain.ErrPasswordMismatch, fiber.StatusOK, "password_mismatch", msgPasswordDiffer, 0},
 	},
 	step4: {
-		{domain.ErrNotVerified, fiber.StatusOK, "not_verified", msgNotVerified},
-		{domain.ErrInvalidEmail, fiber.StatusOK, "invalid_email", msgRegisterFailed},
-		{domain.ErrEmailTaken, fiber.StatusOK, "email_taken", msgRegisterFailed},
-		{domain.ErrPasswordMissing, fiber.StatusOK, "password_missing", msgRegisterFailed},
-		{domain.ErrUserExists, fiber.StatusOK, "user_exists", msgRegisterFailed},
+		{domain.ErrNotVerified, fiber.StatusOK, "not_verified", msgNotVerified, 0},
+		{domain.ErrInvalidEmail, fiber.StatusOK, "invalid_email", msgRegisterFailed, 0},
+		{domain.ErrEmailTaken, fiber.StatusOK, "email_taken", msgRegisterFailed, 0},
+		{domain.ErrPasswordMissing, fiber.StatusOK, "password_missing", msgRegisterFailed, 0},
+		{domain.ErrUserExists, fiber.StatusOK, "user_exists", msgRegisterFailed, 0},
 	},
 	login: {
-		{domain.ErrUserNotFound, fiber.StatusOK, "no_such_user", msgNoSuchUser},
-		{domain.ErrWrongPassword, fiber.StatusOK, "wrong_password", msgWrongPassword},
-		{application.ErrStaleRequest, fiber.StatusOK, "stale_request", msgStale},
-		{application.ErrReplayedRequest, fiber.StatusOK, "replayed_request", msgStale},
+		{domain.ErrUserNotFound, fiber.StatusOK, "no_such_user", msgNoSuchUser, 0},
+		{domain.ErrWrongPassword, fiber.StatusOK, "wrong_password", msgWrongPassword, 0},
+		{application.ErrStaleRequest, fiber.StatusOK, "stale_request", msgStale, 0},
+		{application.ErrReplayedRequest, fiber.StatusOK, "replayed_request", msgStale, 0},
 	},
 }
 
 // common holds the rows every endpoint shares.
 var common = []outcome{
-	{errBadRequest, fiber.StatusBadRequest, "bad_request", msgBadRequest},
-	{errUnsupportedEncoding, fiber.StatusUnsupportedMediaType, "unsupported_encoding", msgBadRequest},
-	{domain.ErrInvalidPhone, fiber.StatusOK, "invalid_phone", msgInvalidPhone},
-	{application.ErrUnavailable, fiber.StatusServiceUnavailable, "unavailable", msgUnavailable},
+	{errBadRequest, fiber.StatusBadRequest, "bad_request", msgBadRequest, 0},
+	{errUnsupportedEncoding, fiber.StatusUnsupportedMediaType, "unsupported_encoding", msgBadRequest, 0},
+	{domain.ErrInvalidPhone, fiber.StatusOK, "invalid_phone", msgInvalidPhone, 0},
+	{application.ErrUnavailable, fiber.StatusServiceUnavailable, "unavailable", msgUnavailable, 0},
+	{errTokenMissing, fiber.StatusUnauthorized, "token_missing", msgTokenMissing, 0},
+	{application.ErrInvalidToken, fiber.StatusUnauthorized, "unauthorized", msgUnauthorized, codeLogInAgain},
 }
 
 // mapError turns an error into the status and body of the wire contract.
@@ -142,7 +153,7 @@ func mapError(ep endpoint, err error) (int, response, bool) {
 	for _, rows := range [][]outcome{perEndpoint[ep], common} {
 		for _, o := range rows {
 			if errors.Is(err, o.err) {
-				return o.status, response{Message: o.message, Error: o.reason}, true
+				return o.status, response{Code: o.code, Message: o.message, Error: o.reason}, true
 			}
 		}
 	}

@@ -22,19 +22,33 @@ type access int
 const (
 	// public routes answer anyone.
 	public access = iota
+	// authenticated routes answer only a request whose access token
+	// Config.Authenticate accepts (auth.go); their handlers read what the
+	// token says with claimsOf.
+	authenticated
 )
 
 // route registers h for method and path as endpoint ep, open to the
 // callers a allows: the one way a route is added. In front of h it puts
 // a step that records the endpoint for the error handler's wording and
-// the observer's operation, so that handlers keep no books; and it
-// indexes the route for routeLabel. A GET route answers HEAD too, as
-// Fiber's Get does.
+// the observer's operation, so that handlers keep no books, and, on an
+// authenticated route, the token check; and it indexes the route for
+// routeLabel. A GET route answers HEAD too, as Fiber's Get does.
+//
+// An authenticated route without a Config.Authenticate to check tokens
+// panics here, in New: such a server must not start, rather than serve
+// the route to anyone.
 func (s *Server) route(method, path string, ep endpoint, h fiber.Handler, a access) {
 	handlers := []fiber.Handler{func(c *fiber.Ctx) error {
 		c.Locals(ctxEndpoint, ep)
 		return c.Next()
 	}}
+	if a == authenticated {
+		if s.authenticate == nil {
+			panic("httpapi: " + method + " " + path + " is authenticated but Config.Authenticate is nil")
+		}
+		handlers = append(handlers, s.requireToken)
+	}
 	handlers = append(handlers, h)
 	methods := []string{method}
 	if method == fiber.MethodGet {

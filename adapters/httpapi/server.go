@@ -33,6 +33,9 @@ type Config struct {
 	Metrics http.Handler
 	// OpenAPI, if set, is served at GET /openapi.yaml.
 	OpenAPI []byte
+	// Authenticate verifies the access tokens of authenticated routes. If
+	// it is nil, New refuses (panics on) any authenticated route.
+	Authenticate Authenticator
 	// DependencyLogInterval is the least time between two log lines for
 	// one kind of dependency failure (a 503) on one endpoint; zero means
 	// DefaultDependencyLogInterval.
@@ -52,25 +55,26 @@ type Readiness func(ctx context.Context) error
 
 // Server is the Fiber app with the service's routes.
 type Server struct {
-	app      *application.App
-	log      *zap.Logger
-	ready    Readiness
-	readyFor time.Duration
-	proxies  []netip.Prefix
-	obs      Observer
-	routes   map[string]string // "METHOD /path" to the route's path, kept by route
-	fiber    *fiber.App
-	idPrefix string
-	idSeq    atomic.Uint64
-	depLog   *zap.Logger
-	depSeen  logThrottle
+	app          *application.App
+	log          *zap.Logger
+	ready        Readiness
+	readyFor     time.Duration
+	proxies      []netip.Prefix
+	obs          Observer
+	authenticate Authenticator     // checks the tokens of authenticated routes
+	routes       map[string]string // "METHOD /path" to the route's path, kept by route
+	fiber        *fiber.App
+	idPrefix     string
+	idSeq        atomic.Uint64
+	depLog       *zap.Logger
+	depSeen      logThrottle
 }
 
 // New builds the Fiber app. ready may be nil (always ready).
 func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Server {
 	var p [4]byte
 	_, _ = rand.Read(p[:])
-	s := &Server{app: app, log: log, ready: ready, readyFor: cfg.ReadinessTimeout, proxies: cfg.TrustedProxies, obs: cfg.Observer, routes: map[string]string{}, idPrefix: hex.EncodeToString(p[:])}
+	s := &Server{app: app, log: log, ready: ready, readyFor: cfg.ReadinessTimeout, proxies: cfg.TrustedProxies, obs: cfg.Observer, authenticate: cfg.Authenticate, routes: map[string]string{}, idPrefix: hex.EncodeToString(p[:])}
 	if s.readyFor <= 0 {
 		s.readyFor = DefaultReadinessTimeout
 	}

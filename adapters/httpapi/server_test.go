@@ -57,7 +57,13 @@ func serve(t *testing.T, f *apptest.Fakes, cfg httpapi.Config) *fixture {
 // loopback port until the test ends.
 func serveWith(t *testing.T, f *apptest.Fakes, cfg httpapi.Config, ready httpapi.Readiness) *fixture {
 	t.Helper()
-	srv := httpapi.New(f.App, cfg, ready, zap.NewNop())
+	return listen(t, f, httpapi.New(f.App, cfg, ready, zap.NewNop()))
+}
+
+// listen serves srv, built on f's application, on a loopback port until
+// the test ends.
+func listen(t *testing.T, f *apptest.Fakes, srv *httpapi.Server) *fixture {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
