@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/phoneauth/phoneauth/adapters/httpapi"
+	"github.com/phoneauth/phoneauth/application"
 )
 
 const refusedEncoding = `{"code":0,"message":"请求参数错误","error":"unsupported_encoding"}`
@@ -38,7 +39,7 @@ func TestEncodedBodiesAreRefused(t *testing.T) {
 			}
 			got := obs.last(t)
 			got.Duration = 0
-			if want := (httpapi.RequestOutcome{Route: path, Status: 415, Reason: "unsupported_encoding"}); got != want {
+			if want := (application.RequestOutcome{Route: path, Status: 415, Reason: "unsupported_encoding"}); got != want {
 				t.Errorf("POST %s with %q observed as %+v, want %+v", path, enc, got, want)
 			}
 		}

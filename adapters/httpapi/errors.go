@@ -44,6 +44,18 @@ const (
 	msgUnauthorized    = "验证信息错误"
 )
 
+// Reasons that only the transport gives, before or around a use case;
+// the use cases' own are application.Reason….
+const (
+	reasonBadRequest          = "bad_request"
+	reasonUnsupportedEncoding = "unsupported_encoding"
+	reasonBodyTooLarge        = "body_too_large"
+	reasonNotFound            = "not_found"
+	reasonMethodNotAllowed    = "method_not_allowed"
+	reasonTokenMissing        = "token_missing"
+	reasonInternal            = "internal_error"
+)
+
 // response is every answer's body. Field order is the seed's: code,
 // message, then login's email and token; step 2 adds registration_token
 // after message.
@@ -90,43 +102,43 @@ const (
 // msgRegisterFailed at step 4.
 var perEndpoint = map[endpoint][]outcome{
 	step1: {
-		{domain.ErrUserExists, fiber.StatusOK, "user_exists", msgUserExists, 0},
-		{domain.ErrCountryNotAllowed, fiber.StatusOK, "country_not_allowed", msgCountry, 0},
+		{domain.ErrUserExists, fiber.StatusOK, application.ReasonUserExists, msgUserExists, 0},
+		{domain.ErrCountryNotAllowed, fiber.StatusOK, application.ReasonCountryNotAllowed, msgCountry, 0},
 	},
 	step2: {
-		{domain.ErrCodeMismatch, fiber.StatusOK, "code_mismatch", msgVerifyFailed, 0},
-		{domain.ErrCodeExpired, fiber.StatusOK, "code_expired", msgVerifyFailed, 0},
-		{domain.ErrTooManyAttempts, fiber.StatusOK, "too_many_attempts", msgVerifyFailed, 0},
-		{domain.ErrNoPending, fiber.StatusOK, "no_pending_registration", msgVerifyFailed, 0},
+		{domain.ErrCodeMismatch, fiber.StatusOK, application.ReasonCodeMismatch, msgVerifyFailed, 0},
+		{domain.ErrCodeExpired, fiber.StatusOK, application.ReasonCodeExpired, msgVerifyFailed, 0},
+		{domain.ErrTooManyAttempts, fiber.StatusOK, application.ReasonTooManyAttempts, msgVerifyFailed, 0},
+		{domain.ErrNoPending, fiber.StatusOK, application.ReasonNoPendingRegistration, msgVerifyFailed, 0},
 	},
 	step3: {
-		{domain.ErrNotVerified, fiber.StatusOK, "not_verified", msgNotVerified, 0},
-		{domain.ErrPasswordLength, fiber.StatusOK, "password_length", msgPasswordLength, 0},
-		{domain.ErrPasswordMismatch, fiber.StatusOK, "password_mismatch", msgPasswordDiffer, 0},
+		{domain.ErrNotVerified, fiber.StatusOK, application.ReasonNotVerified, msgNotVerified, 0},
+		{domain.ErrPasswordLength, fiber.StatusOK, application.ReasonPasswordLength, msgPasswordLength, 0},
+		{domain.ErrPasswordMismatch, fiber.StatusOK, application.ReasonPasswordMismatch, msgPasswordDiffer, 0},
 	},
 	step4: {
-		{domain.ErrNotVerified, fiber.StatusOK, "not_verified", msgNotVerified, 0},
-		{domain.ErrInvalidEmail, fiber.StatusOK, "invalid_email", msgRegisterFailed, 0},
-		{domain.ErrEmailTaken, fiber.StatusOK, "email_taken", msgRegisterFailed, 0},
-		{domain.ErrPasswordMissing, fiber.StatusOK, "password_missing", msgRegisterFailed, 0},
-		{domain.ErrUserExists, fiber.StatusOK, "user_exists", msgRegisterFailed, 0},
+		{domain.ErrNotVerified, fiber.StatusOK, application.ReasonNotVerified, msgNotVerified, 0},
+		{domain.ErrInvalidEmail, fiber.StatusOK, application.ReasonInvalidEmail, msgRegisterFailed, 0},
+		{domain.ErrEmailTaken, fiber.StatusOK, application.ReasonEmailTaken, msgRegisterFailed, 0},
+		{domain.ErrPasswordMissing, fiber.StatusOK, application.ReasonPasswordMissing, msgRegisterFailed, 0},
+		{domain.ErrUserExists, fiber.StatusOK, application.ReasonUserExists, msgRegisterFailed, 0},
 	},
 	login: {
-		{domain.ErrUserNotFound, fiber.StatusOK, "no_such_user", msgNoSuchUser, 0},
-		{domain.ErrWrongPassword, fiber.StatusOK, "wrong_password", msgWrongPassword, 0},
-		{application.ErrStaleRequest, fiber.StatusOK, "stale_request", msgStale, 0},
-		{application.ErrReplayedRequest, fiber.StatusOK, "replayed_request", msgStale, 0},
+		{domain.ErrUserNotFound, fiber.StatusOK, application.ReasonNoSuchUser, msgNoSuchUser, 0},
+		{domain.ErrWrongPassword, fiber.StatusOK, application.ReasonWrongPassword, msgWrongPassword, 0},
+		{application.ErrStaleRequest, fiber.StatusOK, application.ReasonStaleRequest, msgStale, 0},
+		{application.ErrReplayedRequest, fiber.StatusOK, application.ReasonReplayedRequest, msgStale, 0},
 	},
 }
 
 // common holds the rows every endpoint shares.
 var common = []outcome{
-	{errBadRequest, fiber.StatusBadRequest, "bad_request", msgBadRequest, 0},
-	{errUnsupportedEncoding, fiber.StatusUnsupportedMediaType, "unsupported_encoding", msgBadRequest, 0},
-	{domain.ErrInvalidPhone, fiber.StatusOK, "invalid_phone", msgInvalidPhone, 0},
-	{application.ErrUnavailable, fiber.StatusServiceUnavailable, "unavailable", msgUnavailable, 0},
-	{errTokenMissing, fiber.StatusUnauthorized, "token_missing", msgTokenMissing, 0},
-	{application.ErrInvalidToken, fiber.StatusUnauthorized, "unauthorized", msgUnauthorized, codeLogInAgain},
+	{errBadRequest, fiber.StatusBadRequest, reasonBadRequest, msgBadRequest, 0},
+	{errUnsupportedEncoding, fiber.StatusUnsupportedMediaType, reasonUnsupportedEncoding, msgBadRequest, 0},
+	{domain.ErrInvalidPhone, fiber.StatusOK, application.ReasonInvalidPhone, msgInvalidPhone, 0},
+	{application.ErrUnavailable, fiber.StatusServiceUnavailable, application.ReasonUnavailable, msgUnavailable, 0},
+	{errTokenMissing, fiber.StatusUnauthorized, reasonTokenMissing, msgTokenMissing, 0},
+	{application.ErrInvalidToken, fiber.StatusUnauthorized, application.ReasonUnauthorized, msgUnauthorized, codeLogInAgain},
 }
 
 // mapError turns an error into the status and body of the wire contract.
@@ -139,14 +151,14 @@ func mapError(ep endpoint, err error) (int, response, bool) {
 	var fe *fiber.Error
 	switch {
 	case errors.As(err, &limited):
-		return fiber.StatusTooManyRequests, response{Message: msgRateLimited, Error: "rate_limited", RetryAfter: seconds(limited.RetryAfter)}, true
+		return fiber.StatusTooManyRequests, response{Message: msgRateLimited, Error: application.ReasonRateLimited, RetryAfter: seconds(limited.RetryAfter)}, true
 	case errors.As(err, &locked):
-		return fiber.StatusTooManyRequests, response{Message: msgLocked, Error: "account_locked", RetryAfter: seconds(locked.RetryAfter)}, true
+		return fiber.StatusTooManyRequests, response{Message: msgLocked, Error: application.ReasonAccountLocked, RetryAfter: seconds(locked.RetryAfter)}, true
 	case errors.As(err, &smsErr):
 		if smsErr.Kind == application.SMSRefused && smsErr.Message != "" {
-			return fiber.StatusOK, response{Message: smsErr.Message, Error: "sms_vendor_error"}, true
+			return fiber.StatusOK, response{Message: smsErr.Message, Error: application.ReasonSMSVendorError}, true
 		}
-		return fiber.StatusOK, response{Message: msgSMSUnavailable, Error: "sms_unavailable"}, true
+		return fiber.StatusOK, response{Message: msgSMSUnavailable, Error: application.ReasonSMSUnavailable}, true
 	case errors.As(err, &fe):
 		return fiberError(fe)
 	}
@@ -157,7 +169,7 @@ func mapError(ep endpoint, err error) (int, response, bool) {
 			}
 		}
 	}
-	return fiber.StatusInternalServerError, response{Message: msgInternal, Error: "internal_error"}, false
+	return fiber.StatusInternalServerError, response{Message: msgInternal, Error: reasonInternal}, false
 }
 
 // handleError is Fiber's ErrorHandler: the one place errors become answers.
@@ -198,15 +210,15 @@ func (s *Server) handleError(c *fiber.Ctx, err error) error {
 func fiberError(fe *fiber.Error) (int, response, bool) {
 	switch fe.Code {
 	case fiber.StatusRequestEntityTooLarge:
-		return fe.Code, response{Message: msgBodyTooLarge, Error: "body_too_large"}, true
+		return fe.Code, response{Message: msgBodyTooLarge, Error: reasonBodyTooLarge}, true
 	case fiber.StatusNotFound:
-		return fe.Code, response{Message: msgNotFound, Error: "not_found"}, true
+		return fe.Code, response{Message: msgNotFound, Error: reasonNotFound}, true
 	case fiber.StatusMethodNotAllowed:
-		return fe.Code, response{Message: msgMethodNotAllowd, Error: "method_not_allowed"}, true
+		return fe.Code, response{Message: msgMethodNotAllowd, Error: reasonMethodNotAllowed}, true
 	case fiber.StatusBadRequest, fiber.StatusRequestHeaderFieldsTooLarge, fiber.StatusRequestTimeout:
-		return fe.Code, response{Message: msgBadRequest, Error: "bad_request"}, true
+		return fe.Code, response{Message: msgBadRequest, Error: reasonBadRequest}, true
 	}
-	return fiber.StatusInternalServerError, response{Message: msgInternal, Error: "internal_error"}, false
+	return fiber.StatusInternalServerError, response{Message: msgInternal, Error: reasonInternal}, false
 }
 
 // seconds rounds a wait up to whole seconds, at least 1, as clients sleep

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/phoneauth/phoneauth/adapters/httpapi"
+	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/application/apptest"
 )
 
@@ -112,16 +113,16 @@ func TestWithoutOptionalRoutes(t *testing.T) {
 
 type recordingObserver struct {
 	mu  sync.Mutex
-	got []httpapi.RequestOutcome
+	got []application.RequestOutcome
 }
 
-func (r *recordingObserver) ObserveRequest(o httpapi.RequestOutcome) {
+func (r *recordingObserver) ObserveRequest(o application.RequestOutcome) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.got = append(r.got, o)
 }
 
-func (r *recordingObserver) last(t *testing.T) httpapi.RequestOutcome {
+func (r *recordingObserver) last(t *testing.T) application.RequestOutcome {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -139,20 +140,20 @@ func TestObserverSeesTemplatesAndReasons(t *testing.T) {
 	x := serveReady(t, httpapi.Config{Observer: obs}, nil)
 	cases := []struct {
 		method, path, body string
-		want               httpapi.RequestOutcome
+		want               application.RequestOutcome
 	}{
 		{http.MethodPost, "/client/register-step-1", `{"phone_number":"15850551102"}`,
-			httpapi.RequestOutcome{Route: "/client/register-step-1", Operation: httpapi.OpSendCode, Status: 200}},
+			application.RequestOutcome{Route: "/client/register-step-1", Operation: application.OpSendCode, Status: 200}},
 		{http.MethodPost, "/client/register-step-1", `{"phone_number":"15850551102"}`,
-			httpapi.RequestOutcome{Route: "/client/register-step-1", Operation: httpapi.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "cooldown"}},
+			application.RequestOutcome{Route: "/client/register-step-1", Operation: application.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "cooldown"}},
 		{http.MethodPost, "/client/register-step-2", `{"phone_number":"15850551102","validate_number":"zzz"}`,
-			httpapi.RequestOutcome{Route: "/client/register-step-2", Operation: httpapi.OpVerifyCode, Status: 200, Reason: "code_mismatch"}},
+			application.RequestOutcome{Route: "/client/register-step-2", Operation: application.OpVerifyCode, Status: 200, Reason: "code_mismatch"}},
 		{http.MethodPost, "/client/login", `{"phone_number":"15850551102"}`,
-			httpapi.RequestOutcome{Route: "/client/login", Operation: httpapi.OpLogin, Status: 400, Reason: "bad_request"}},
-		{http.MethodGet, "/healthz", "", httpapi.RequestOutcome{Route: "/healthz", Status: 200}},
+			application.RequestOutcome{Route: "/client/login", Operation: application.OpLogin, Status: 400, Reason: "bad_request"}},
+		{http.MethodGet, "/healthz", "", application.RequestOutcome{Route: "/healthz", Status: 200}},
 		// Passed through the /client group's middleware, served by no route.
-		{http.MethodPost, "/client/15850551102", `{}`, httpapi.RequestOutcome{Route: httpapi.RouteUnmatched, Status: 404, Reason: "not_found"}},
-		{http.MethodGet, "/client/login", "", httpapi.RequestOutcome{Route: httpapi.RouteUnmatched, Status: 405, Reason: "method_not_allowed"}},
+		{http.MethodPost, "/client/15850551102", `{}`, application.RequestOutcome{Route: httpapi.RouteUnmatched, Status: 404, Reason: "not_found"}},
+		{http.MethodGet, "/client/login", "", application.RequestOutcome{Route: httpapi.RouteUnmatched, Status: 405, Reason: "method_not_allowed"}},
 	}
 	for _, c := range cases {
 		x.do(t, c.method, c.path, c.body)

@@ -1,9 +1,12 @@
 // Package metrics is the Prometheus adapter: one registry per process (never
 // the global default, so that tests can build several services side by side),
 // the service's metrics in it, and the ways they are fed without the
-// application knowing Prometheus: an httpapi.Observer that counts answers by
-// route, status and reason; a failover.AttemptObserver that counts SMS sends;
-// and decorators around the storage ports that time every store operation.
+// application knowing Prometheus: an observer of answered requests that
+// counts answers by route, status and reason (the HTTP adapter's Observer);
+// an observer of SMS send attempts (the SMS failover's AttemptObserver); and
+// decorators around the storage ports that time every store operation. It
+// implements the two observers by their method sets alone, and takes its
+// names from the application: it imports no other adapter.
 //
 // Every label value comes from a fixed set written in this service (route
 // templates, wire-contract reasons, vendor names, rate-limit kinds), never
@@ -18,7 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/application"
 )
 
@@ -54,8 +56,6 @@ type Metrics struct {
 	rateLimited   *prometheus.CounterVec
 	storeDuration *prometheus.HistogramVec
 }
-
-var _ httpapi.Observer = (*Metrics)(nil)
 
 // New returns a fresh registry holding the service's metrics and the Go
 // runtime and process collectors.
@@ -125,8 +125,9 @@ func (m *Metrics) Handler() http.Handler {
 	})
 }
 
-// ObserveRequest implements httpapi.Observer.
-func (m *Metrics) ObserveRequest(o httpapi.RequestOutcome) {
+// ObserveRequest counts one answered request: it is the HTTP adapter's
+// Observer.
+func (m *Metrics) ObserveRequest(o application.RequestOutcome) {
 	m.httpRequests.WithLabelValues(o.Route, strconv.Itoa(o.Status)).Inc()
 	m.httpDuration.WithLabelValues(o.Route).Observe(o.Duration.Seconds())
 	outcome := o.Reason
@@ -134,9 +135,9 @@ func (m *Metrics) ObserveRequest(o httpapi.RequestOutcome) {
 		outcome = OutcomeSuccess
 	}
 	switch o.Operation {
-	case httpapi.OpVerifyCode:
+	case application.OpVerifyCode:
 		m.verifications.WithLabelValues(outcome).Inc()
-	case httpapi.OpLogin:
+	case application.OpLogin:
 		m.logins.WithLabelValues(outcome).Inc()
 	}
 	if o.LimitKind != "" {

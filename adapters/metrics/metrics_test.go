@@ -38,11 +38,11 @@ func TestRegistriesAreIndependent(t *testing.T) {
 
 func TestObserveRequest(t *testing.T) {
 	m := metrics.New()
-	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/login", Operation: httpapi.OpLogin, Status: 200, Duration: time.Millisecond})
-	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/login", Operation: httpapi.OpLogin, Status: 200, Reason: "wrong_password"})
-	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/register-step-2", Operation: httpapi.OpVerifyCode, Status: 200, Reason: "code_mismatch"})
-	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/register-step-1", Operation: httpapi.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "ip_hourly"})
-	m.ObserveRequest(httpapi.RequestOutcome{Route: "/client/register-step-1", Operation: httpapi.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "brand_new_kind"})
+	m.ObserveRequest(application.RequestOutcome{Route: "/client/login", Operation: application.OpLogin, Status: 200, Duration: time.Millisecond})
+	m.ObserveRequest(application.RequestOutcome{Route: "/client/login", Operation: application.OpLogin, Status: 200, Reason: "wrong_password"})
+	m.ObserveRequest(application.RequestOutcome{Route: "/client/register-step-2", Operation: application.OpVerifyCode, Status: 200, Reason: "code_mismatch"})
+	m.ObserveRequest(application.RequestOutcome{Route: "/client/register-step-1", Operation: application.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "ip_hourly"})
+	m.ObserveRequest(application.RequestOutcome{Route: "/client/register-step-1", Operation: application.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "brand_new_kind"})
 
 	out := scrape(t, m)
 	for _, want := range []string{
