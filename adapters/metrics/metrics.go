@@ -16,6 +16,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -43,6 +44,15 @@ const (
 
 // rateLimitKinds are application.RateLimitedError's kinds.
 var rateLimitKinds = application.LimitKinds
+
+// The outcomes of code verifications and of logins that have a series
+// from the start (see New), and that logins_total's help lists.
+var (
+	verificationOutcomes = []string{OutcomeSuccess,
+		application.ReasonCodeMismatch, application.ReasonCodeExpired, application.ReasonTooManyAttempts, application.ReasonNoPendingRegistration}
+	loginOutcomes = []string{OutcomeSuccess,
+		application.ReasonWrongPassword, application.ReasonNoSuchUser, application.ReasonAccountLocked, application.ReasonReplayedRequest, application.ReasonStaleRequest}
+)
 
 // Metrics holds the registry and the service's metrics. Its methods are
 // safe for concurrent use.
@@ -81,11 +91,11 @@ func New() *Metrics {
 		}, []string{"outcome"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "logins_total",
-			Help: "Logins, by outcome: success or the answer's error reason (wrong_password, no_such_user, account_locked, replayed_request, stale_request, ...).",
+			Help: "Logins, by outcome: success or the answer's error reason (" + strings.Join(loginOutcomes[1:], ", ") + ", ...).",
 		}, []string{"outcome"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limited_total",
-			Help: "Requests refused by a rate limit, by kind (cooldown, phone_daily, ip_hourly, global_hourly, failures_hourly, code_global_hourly, login_hourly).",
+			Help: "Requests refused by a rate limit, by kind (" + strings.Join(rateLimitKinds, ", ") + ").",
 		}, []string{"kind"}),
 		storeDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "store_operation_duration_seconds",
@@ -100,10 +110,10 @@ func New() *Metrics {
 	)
 	// Series that exist from the start, so that rate() and alerts see a
 	// zero rather than nothing before the first event.
-	for _, o := range []string{OutcomeSuccess, "code_mismatch", "code_expired", "too_many_attempts", "no_pending_registration"} {
+	for _, o := range verificationOutcomes {
 		m.verifications.WithLabelValues(o)
 	}
-	for _, o := range []string{OutcomeSuccess, "wrong_password", "no_such_user", "account_locked", "replayed_request", "stale_request"} {
+	for _, o := range loginOutcomes {
 		m.logins.WithLabelValues(o)
 	}
 	for _, k := range rateLimitKinds {
