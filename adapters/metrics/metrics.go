@@ -155,7 +155,9 @@ func (m *Metrics) ObserveRequest(o application.RequestOutcome) {
 	}
 }
 
-// SMSAttempt implements failover.AttemptObserver.
+// SMSAttempt counts one attempt to send an SMS: it is the SMS failover's
+// AttemptObserver (the root wiring hands Metrics to it, which is where
+// the compiler checks that it fits).
 func (m *Metrics) SMSAttempt(vendor, outcome string) {
 	m.smsSends.WithLabelValues(vendor, outcome).Inc()
 }

@@ -7,12 +7,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
 )
-
-var _ failover.AttemptObserver = (*Metrics)(nil)
 
 // Store label values.
 const (
