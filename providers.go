@@ -43,10 +43,6 @@ func provideSMS(cfg Config, log *zap.Logger, o Overrides, m *metrics.Metrics) (a
 	return sms.NewWithObserver(cfg.SMS, log.Named("sms"), m)
 }
 
-// provideMetrics is the process's Prometheus registry (never the global
-// one: tests and the benchmark build several services in one process).
-func provideMetrics() *metrics.Metrics { return metrics.New() }
-
 func providePolicy(cfg Config) (application.Policy, error) {
 	allow, err := domain.NewCountryAllowList(cfg.SMSAllowedCountryCodes)
 	if err != nil {
@@ -135,10 +131,6 @@ func provideHTTPConfig(cfg Config, m *metrics.Metrics) (httpapi.Config, error) {
 		hc.Metrics = m.Handler()
 	}
 	return hc, nil
-}
-
-func provideHTTP(app *application.App, cfg httpapi.Config, ready httpapi.Readiness, log *zap.Logger) *httpapi.Server {
-	return httpapi.New(app, cfg, ready, log.Named("http"))
 }
 
 // provideBolt opens the embedded store: one bbolt file under DATA_DIR.

@@ -7,6 +7,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/application"
 )
 
@@ -14,7 +16,7 @@ import (
 // the injector provides.
 var appSet = wire.NewSet(
 	provideClock,
-	provideMetrics,
+	metrics.ProviderSet,
 	provideSMS,
 	providePolicy,
 	provideAlarms,
@@ -31,7 +33,7 @@ var appSet = wire.NewSet(
 	application.NewLoginHandler,
 	application.NewApp,
 	provideHTTPConfig,
-	provideHTTP,
+	httpapi.ProviderSet,
 	NewService,
 )
 

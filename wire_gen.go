@@ -9,6 +9,8 @@ package phoneauth
 import (
 	"github.com/google/wire"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/adapters/httpapi"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
 )
@@ -25,17 +27,17 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics := provideMetrics()
-	users := provideBoltUsers(store, metrics)
-	pendingRegistrations := provideBoltPending(store, metrics)
+	metricsMetrics := metrics.New()
+	users := provideBoltUsers(store, metricsMetrics)
+	pendingRegistrations := provideBoltPending(store, metricsMetrics)
 	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, log)
-	rateLimits := provideRateLimits(phoneauthEmbeddedEphemeral, metrics)
+	rateLimits := provideRateLimits(phoneauthEmbeddedEphemeral, metricsMetrics)
 	codeHasher, err := provideCodeHasher(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o, metrics)
+	smsSender, err := provideSMS(cfg, log, o, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -56,8 +58,8 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
 	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
-	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metrics)
-	nonces := provideNonces(phoneauthEmbeddedEphemeral, metrics)
+	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metricsMetrics)
+	nonces := provideNonces(phoneauthEmbeddedEphemeral, metricsMetrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
 	if err != nil {
 		cleanup()
@@ -65,15 +67,15 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	}
 	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg, metrics)
+	config, err := provideHTTPConfig(cfg, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	readiness := provideBoltReadiness(store)
-	server := provideHTTP(app, config, readiness, log)
+	server := httpapi.New(app, config, readiness, log)
 	sweeper := provideEmbeddedSweeper(cfg, clock, store, phoneauthEmbeddedEphemeral, log)
-	service := NewService(server, sweeper, metrics, cfg, log)
+	service := NewService(server, sweeper, metricsMetrics, cfg, log)
 	return service, func() {
 		cleanup()
 	}, nil
@@ -85,16 +87,16 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics := provideMetrics()
-	users := provideMongoUsers(store, metrics)
-	pendingRegistrations := provideMongoPending(store, metrics)
-	rateLimits := provideMongoRateLimits(store, metrics)
+	metricsMetrics := metrics.New()
+	users := provideMongoUsers(store, metricsMetrics)
+	pendingRegistrations := provideMongoPending(store, metricsMetrics)
+	rateLimits := provideMongoRateLimits(store, metricsMetrics)
 	codeHasher, err := provideCodeHasher(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o, metrics)
+	smsSender, err := provideSMS(cfg, log, o, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -115,8 +117,8 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
 	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
-	lockouts := provideMongoLockouts(store, metrics)
-	nonces := provideMongoNonces(store, metrics)
+	lockouts := provideMongoLockouts(store, metricsMetrics)
+	nonces := provideMongoNonces(store, metricsMetrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
 	if err != nil {
 		cleanup()
@@ -124,15 +126,15 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	}
 	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg, metrics)
+	config, err := provideHTTPConfig(cfg, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	readiness := provideMongoReadiness(store)
-	server := provideHTTP(app, config, readiness, log)
+	server := httpapi.New(app, config, readiness, log)
 	sweeper := provideMongoSweeper(cfg, clock, store, log)
-	service := NewService(server, sweeper, metrics, cfg, log)
+	service := NewService(server, sweeper, metricsMetrics, cfg, log)
 	return service, func() {
 		cleanup()
 	}, nil
@@ -143,14 +145,10 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 // appSet builds the use cases and the HTTP server from whatever stores
 // the injector provides.
 var appSet = wire.NewSet(
-	provideClock,
-	provideMetrics,
-	provideSMS,
+	provideClock, metrics.ProviderSet, provideSMS,
 	providePolicy,
 	provideAlarms,
-	provideVault, wire.Bind(new(application.PasswordVault), new(*crypto.Vault)), provideCodeHasher, wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)), provideTokenIssuer, wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)), application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
-	provideHTTP,
-	NewService,
+	provideVault, wire.Bind(new(application.PasswordVault), new(*crypto.Vault)), provideCodeHasher, wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)), provideTokenIssuer, wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)), application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig, httpapi.ProviderSet, NewService,
 )
 
 // embeddedSet is the single-node store: bbolt for durable state, memory

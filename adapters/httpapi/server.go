@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/google/wire"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -70,8 +71,14 @@ type Server struct {
 	depSeen      logThrottle
 }
 
-// New builds the Fiber app. ready may be nil (always ready).
+// ProviderSet is this adapter for Wire: New, fed the use cases, this
+// package's Config, a readiness check and the process's logger.
+var ProviderSet = wire.NewSet(New)
+
+// New builds the Fiber app, logging under the name "http". ready may be
+// nil (always ready).
 func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Server {
+	log = log.Named("http")
 	var p [4]byte
 	_, _ = rand.Read(p[:])
 	s := &Server{app: app, log: log, ready: ready, readyFor: cfg.ReadinessTimeout, proxies: cfg.TrustedProxies, obs: cfg.Observer, authenticate: cfg.Authenticate, routes: map[string]string{}, idPrefix: hex.EncodeToString(p[:])}

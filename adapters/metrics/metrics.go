@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/wire"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -66,6 +67,10 @@ type Metrics struct {
 	rateLimited   *prometheus.CounterVec
 	storeDuration *prometheus.HistogramVec
 }
+
+// ProviderSet is this adapter for Wire: New, which needs no
+// configuration. The storage decorators are wired per store by the root.
+var ProviderSet = wire.NewSet(New)
 
 // New returns a fresh registry holding the service's metrics and the Go
 // runtime and process collectors.
