@@ -12,8 +12,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// Messages of the wire contract (SPEC §2). The seed's are byte-exact,
-// including the ASCII comma in msgUserExists.
+// Messages of the wire contract (docs/api.md, "Messages and reasons").
+// The original API's are byte-exact, including the ASCII comma in
+// msgUserExists.
 const (
 	msgSent            = "发送成功"
 	msgVerified        = "短信验证通过"
@@ -56,7 +57,7 @@ const (
 	reasonInternal            = "internal_error"
 )
 
-// response is every answer's body. Field order is the seed's: code,
+// response is every answer's body. Field order is the original API's: code,
 // message, then login's email and token; step 2 adds registration_token
 // after message.
 type response struct {
@@ -85,10 +86,13 @@ type outcome struct {
 // good: log in again", which its clients read instead of the status.
 const codeLogInAgain = 2
 
-// endpoint names a route whose failures the seed words its own way.
+// endpoint names a route whose failures the original API words its own
+// way, and the use case behind it (operations).
 type endpoint int
 
 const (
+	// anyEndpoint is a route that is no endpoint of the API (a probe), or
+	// none: only the rows every endpoint shares apply.
 	anyEndpoint endpoint = iota
 	step1
 	step2
@@ -98,8 +102,8 @@ const (
 )
 
 // perEndpoint holds the rows whose message depends on the endpoint: the
-// seed answers a taken phone with msgUserExists at step 1 but with
-// msgRegisterFailed at step 4.
+// original API answers a taken phone with msgUserExists at step 1 but
+// with msgRegisterFailed at step 4.
 var perEndpoint = map[endpoint][]outcome{
 	step1: {
 		{domain.ErrUserExists, fiber.StatusOK, application.ReasonUserExists, msgUserExists, 0},

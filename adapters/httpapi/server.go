@@ -16,7 +16,8 @@ import (
 	"go.uber.org/zap/zapcore"
 )
 
-// BodyLimit is SPEC §2's largest accepted body.
+// BodyLimit is the largest body accepted, counted as sent (docs/api.md,
+// "Conventions").
 const BodyLimit = 16 << 10
 
 // Config holds the HTTP settings.

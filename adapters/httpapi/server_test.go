@@ -154,8 +154,8 @@ func loginBody(password, random string, ts int64) string {
 		`","random_str":"` + random + `","time_stamp":"` + s + `"}`
 }
 
-// TestWireContract covers every row of both tables of SPEC §2, answer by
-// answer, byte for byte.
+// TestWireContract covers every message and reason of docs/api.md (its
+// table "Messages and reasons"), answer by answer, byte for byte.
 func TestWireContract(t *testing.T) {
 	const (
 		s1 = "/client/register-step-1"
@@ -173,7 +173,7 @@ func TestWireContract(t *testing.T) {
 		status int
 		want   string
 	}{
-		// Seed outcomes.
+		// The original API's outcomes.
 		{"step1 sent", nil, s1, step1Body, 200, `{"code":1,"message":"发送成功"}`},
 		{"step1 user exists", (*fixture).registered, s1, step1Body, 200, `{"code":0,"message":"该用户已经存在,注册失败","error":"user_exists"}`},
 		{"step1 vendor refusal verbatim", func(x *fixture, t *testing.T) {
@@ -222,7 +222,7 @@ func TestWireContract(t *testing.T) {
 		{"login no user", nil, lg, loginBody("password1", "r1", t0.Unix()), 200, `{"code":0,"message":"没有此用户","error":"no_such_user"}`},
 		{"login wrong password", (*fixture).registered, lg, loginBody("password2", "r1", t0.Unix()), 200, `{"code":0,"message":"密码错误","error":"wrong_password"}`},
 
-		// Outcomes the seed does not name.
+		// Outcomes the original API does not name.
 		{"not JSON", nil, s1, `phone_number=15850551102`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
 		{"empty body", nil, s1, ``, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
 		{"JSON null", nil, s1, `null`, 400, `{"code":0,"message":"请求参数错误","error":"bad_request"}`},
@@ -288,7 +288,7 @@ func TestWireContract(t *testing.T) {
 			if status != c.status || got != want {
 				t.Fatalf("got  %d %s\nwant %d %s", status, got, c.status, c.want)
 			}
-			// Every row of SPEC §2 is in api/openapi.yaml, as served.
+			// Every answer is in api/openapi.yaml, as served.
 			openapitest.Check(t, http.MethodPost, c.path, status, hdr, []byte(got))
 			if ct := hdr.Get("Content-Type"); ct != "application/json" {
 				t.Errorf("Content-Type = %q", ct)
