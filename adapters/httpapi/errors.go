@@ -7,9 +7,10 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"go.uber.org/zap"
+
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
-	"go.uber.org/zap"
 )
 
 // Messages of the wire contract (docs/api.md, "Messages and reasons").
@@ -176,7 +177,10 @@ func mapError(ep endpoint, err error) (int, response, bool) {
 	return fiber.StatusInternalServerError, response{Message: msgInternal, Error: reasonInternal}, false
 }
 
-// handleError is Fiber's ErrorHandler: the one place errors become answers.
+// handleError is the one function that turns an error into an answer,
+// with mapError's table: accessLog hands it what the middleware and the
+// routes return, and Fiber the errors it raises before (a body over the
+// limit), as its ErrorHandler.
 func (s *Server) handleError(c *fiber.Ctx, err error) error {
 	ep := endpointOf(c)
 	status, body, known := mapError(ep, err)

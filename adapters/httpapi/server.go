@@ -11,9 +11,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/wire"
-	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/phoneauth/phoneauth/application"
 )
 
 // BodyLimit is the largest body accepted, counted as sent (docs/api.md,
