@@ -142,7 +142,7 @@ func fromDBUser(phone domain.PhoneNumber, d userDoc) (*domain.User, error) {
 	if d.Phone != phone.E164() {
 		return nil, fmt.Errorf("user record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
 	}
-	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt), nil
+	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt, 0), nil
 }
 
 // pendingDoc is a pending registration as stored in the pending bucket,

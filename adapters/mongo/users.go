@@ -47,7 +47,7 @@ func (d userDoc) toDomain(phone domain.PhoneNumber) (*domain.User, error) {
 	if d.Phone != phone.E164() {
 		return nil, fmt.Errorf("mongo: user record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
 	}
-	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt), nil
+	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt, 0), nil
 }
 
 func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
