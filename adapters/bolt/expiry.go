@@ -1,73 +1,23 @@
 package bolt
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"slices"
 	"time"
 
-	"go.etcd.io/bbolt"
 	"go.uber.org/zap"
 
 	"github.com/phoneauth/phoneauth/domain"
 )
 
-// DeleteExpired deletes the pending registrations expired at now and
-// returns how many went. It works through the bucket in transactions of
-// at most sweepScan records, so registration writes wait on it briefly.
-// A record that cannot be decoded is logged and left alone.
+// DeleteExpired deletes the pending registrations and the sessions
+// expired at now and returns how many went (see sweep).
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	total := 0
-	var after []byte // last key examined, the next transaction's start
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, unavailable("sweep pending registrations", err)
-		}
-		var deleted int
-		var done bool
-		err := s.db.Update(func(tx *bbolt.Tx) error {
-			deleted, done = 0, false
-			b := tx.Bucket(bucketPending)
-			c := b.Cursor()
-			k, v := c.First()
-			if after != nil {
-				k, v = c.Seek(after)
-				if bytes.Equal(k, after) {
-					k, v = c.Next()
-				}
-			}
-			// Deleting under a live cursor can make bbolt skip the next
-			// key, so collect first and delete after the scan.
-			var expired [][]byte
-			for scanned := 0; k != nil && scanned < sweepScan; k, v = c.Next() {
-				scanned++
-				after = slices.Clone(k)
-				var doc expiryDoc
-				if err := json.Unmarshal(v, &doc); err != nil {
-					s.log.Warn("undecodable pending registration left in place",
-						zap.String("phone", domain.MaskPhone(string(k))), zap.Error(err))
-					continue
-				}
-				if !now.Before(doc.ExpiresAt) {
-					expired = append(expired, slices.Clone(k))
-				}
-			}
-			done = k == nil
-			for _, key := range expired {
-				if err := b.Delete(key); err != nil {
-					return err
-				}
-			}
-			deleted = len(expired)
-			return nil
-		})
-		if err != nil {
-			return total, unavailable("sweep pending registrations", err)
-		}
-		total += deleted
-		if done {
-			return total, nil
-		}
+	n, err := s.sweep(ctx, bucketPending, "pending registrations", func(k []byte) zap.Field {
+		return zap.String("phone", domain.MaskPhone(string(k)))
+	}, now)
+	if err != nil {
+		return n, err
 	}
+	m, err := s.Sessions().DeleteExpired(ctx, now)
+	return n + m, err
 }

@@ -15,9 +15,11 @@ import (
 )
 
 var (
-	bucketUsers   = []byte("users")
-	bucketEmails  = []byte("users_by_email")
-	bucketPending = []byte("pending")
+	bucketUsers    = []byte("users")
+	bucketEmails   = []byte("users_by_email")
+	bucketUserIDs  = []byte("users_by_id")
+	bucketPending  = []byte("pending")
+	bucketSessions = []byte("sessions")
 )
 
 // Tuning, variables only so that tests can shrink them.
@@ -31,8 +33,8 @@ var (
 )
 
 // Store is the bbolt-backed application.Users, application.PendingRegistrations
-// and application.Expirer (of expired pending registrations). It is safe for
-// concurrent use.
+// and application.Expirer (of expired pending registrations and sessions);
+// Sessions gives its application.Sessions. It is safe for concurrent use.
 type Store struct {
 	db     *bbolt.DB
 	writes *groupCommit
@@ -62,12 +64,12 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		return nil, unavailable("open "+path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketUsers, bucketEmails, bucketPending} {
+		for _, name := range [][]byte{bucketUsers, bucketEmails, bucketPending, bucketSessions} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return ensureUserIDIndex(tx, log)
 	})
 	if err != nil {
 		_ = db.Close()
