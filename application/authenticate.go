@@ -29,15 +29,17 @@ type AuthenticateHandler struct {
 	users    Users
 	sessions Sessions
 	clock    Clock
+	policy   Policy
 }
 
 // NewAuthenticateHandler builds the handler.
-func NewAuthenticateHandler(tokens Tokens, users Users, sessions Sessions, clock Clock) *AuthenticateHandler {
-	return &AuthenticateHandler{tokens: tokens, users: users, sessions: sessions, clock: clock}
+func NewAuthenticateHandler(tokens Tokens, users Users, sessions Sessions, clock Clock, policy Policy) *AuthenticateHandler {
+	return &AuthenticateHandler{tokens: tokens, users: users, sessions: sessions, clock: clock, policy: policy}
 }
 
 // Handle returns the principal, ErrTokenMissing for no token, or
-// ErrUnauthorized for a token that is invalid, expired, or of a session
+// ErrUnauthorized for a token that is invalid, expired (or older than
+// AccessTTL, should the policy have shortened it since), or of a session
 // revoked one way or the other: its own (logout, reuse) or every one of
 // its account's (a newer session generation), or of an account that no
 // longer exists. A revocation holds from the next request on, on every
@@ -53,6 +55,9 @@ func (h *AuthenticateHandler) check(ctx context.Context, token string, now time.
 	claims, err := h.tokens.ParseAccess(token, now)
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
+	}
+	if !h.policy.sessionLifetimes().AccessLive(accessToken(claims), now) {
+		return Principal{}, fmt.Errorf("%w: older than the access token lifetime", ErrUnauthorized)
 	}
 	s, err := h.sessions.Get(ctx, claims.SessionID, now)
 	if err != nil {

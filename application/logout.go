@@ -99,6 +99,9 @@ func (h *LogoutHandler) checkRefresh(ctx context.Context, token string, now time
 	if err != nil {
 		return domain.SessionToken{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)
 	}
+	if !h.policy.sessionLifetimes().RefreshLive(refreshToken(claims), now) {
+		return domain.SessionToken{}, fmt.Errorf("%w: older than the refresh token lifetime", ErrUnauthorized)
+	}
 	user, err := h.users.ByID(ctx, claims.UserID)
 	if errors.Is(err, domain.ErrUserNotFound) {
 		return domain.SessionToken{}, fmt.Errorf("%w: %v", ErrUnauthorized, err)

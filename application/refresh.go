@@ -31,8 +31,9 @@ func NewRefreshHandler(issuer *SessionIssuer, users Users, sessions Sessions, cl
 // before it is answered; the same pair again to a token used within the
 // grace period; ErrRefreshTokenReused, having revoked the session, to
 // one used before that; and ErrInvalidRefreshToken to a token it cannot
-// vouch for, of a revoked session, or of an account whose sessions were
-// revoked or that no longer exists. Concurrent refreshes of one token
+// vouch for, expired (or older than RefreshTTL, should the policy have
+// shortened it since), of a revoked session, or of an account whose
+// sessions were revoked or that no longer exists. Concurrent refreshes of one token
 // make one successor: the session store's atomic update decides, and
 // the others find the successor issued within the grace.
 func (h *RefreshHandler) Handle(ctx context.Context, in Refresh) (SessionTokens, error) {
@@ -52,6 +53,9 @@ func (h *RefreshHandler) Handle(ctx context.Context, in Refresh) (SessionTokens,
 		return SessionTokens{}, err
 	}
 	tok, lifetimes := refreshToken(claims), h.policy.sessionLifetimes()
+	if !lifetimes.RefreshLive(tok, now) {
+		return SessionTokens{}, fmt.Errorf("%w: older than the refresh token lifetime", ErrInvalidRefreshToken)
+	}
 	var (
 		decision domain.RefreshDecision
 		issue    domain.SessionIssue

@@ -414,3 +414,43 @@ func TestLogoutAllSameSecond(t *testing.T) {
 		t.Errorf("logout all with a revoked token: %v", err)
 	}
 }
+
+// TestShorterLifetimesApplyAtOnce: when the policy shortens the token
+// lifetimes, tokens already out live no longer than the new ones, so that
+// a revocation record, kept as long as the new lifetimes say, outlives
+// every token it refuses: a logged-out session does not come back when
+// its record is swept.
+func TestShorterLifetimesApplyAtOnce(t *testing.T) {
+	f := newFakes(t) // issues under 7-day access and 30-day refresh tokens
+	account(t, f, "u1", phone, "a@qq.com")
+	loggedOut, kept := logIn(t, f, "u1"), logIn(t, f, "u1")
+
+	short := f.Policy
+	short.AccessTTL, short.RefreshTTL = time.Hour, 24*time.Hour
+	auth := application.NewAuthenticateHandler(apptest.Signer{}, f.Users, f.Sessions, f.Clock, short)
+	ref := application.NewRefreshHandler(application.NewSessionIssuer(apptest.Signer{}, short), f.Users, f.Sessions, f.Clock, short)
+	logout := application.NewLogoutHandler(auth, f.Users, f.Sessions, f.Clock, short)
+
+	if err := logout.Handle(ctx, application.Logout{AccessToken: loggedOut.Token}); err != nil {
+		t.Fatalf("logout: %v", err)
+	}
+	f.Clock.Advance(time.Hour)
+	if _, err := auth.Handle(ctx, application.Authenticate{Token: kept.Token}); !errors.Is(err, application.ErrUnauthorized) {
+		t.Errorf("an access token older than the new lifetime: %v", err)
+	}
+	f.Clock.Advance(23*time.Hour + time.Second)
+	if n, _ := f.Sessions.DeleteExpired(ctx, f.Clock.Now()); n != 1 {
+		t.Fatalf("the revocation record was not swept after the new refresh lifetime (%d deleted)", n)
+	}
+	for name, p := range map[string]application.SessionTokens{"logged out": loggedOut, "kept": kept} {
+		if _, err := ref.Handle(ctx, application.Refresh{RefreshToken: p.RefreshToken}); !errors.Is(err, application.ErrInvalidRefreshToken) {
+			t.Errorf("%s session's refresh token, older than the new lifetime: %v", name, err)
+		}
+		if err := logout.Handle(ctx, application.Logout{RefreshToken: p.RefreshToken}); !errors.Is(err, application.ErrUnauthorized) {
+			t.Errorf("%s session's logout by refresh token: %v", name, err)
+		}
+	}
+	if f.Sessions.Len() != 0 {
+		t.Errorf("a refused refresh recorded a session")
+	}
+}

@@ -73,18 +73,32 @@ type SessionToken struct {
 	ExpiresAt  time.Time
 }
 
+// AccessLive reports whether an access token is accepted at now: before
+// its own expiry, and before Access from its issue. The second bound makes
+// a shorter Access apply at once to the tokens already out, and so keeps
+// every revocation record, whose retention these lifetimes compute, alive
+// as long as the tokens it refuses.
+func (l SessionLifetimes) AccessLive(t SessionToken, now time.Time) bool {
+	return now.Before(t.ExpiresAt) && now.Before(t.IssuedAt.Add(l.Access))
+}
+
+// RefreshLive is AccessLive for a refresh token, under Refresh.
+func (l SessionLifetimes) RefreshLive(t SessionToken, now time.Time) bool {
+	return now.Before(t.ExpiresAt) && now.Before(t.IssuedAt.Add(l.Refresh))
+}
+
 // LastExpiryFromAccess is, for a presented access token, when the last
-// token issued with it expires: the access token itself, or the refresh
-// token issued in the same millisecond, which the access token's
-// whole-second issue time bounds.
+// token issued with it stops being accepted (AccessLive, RefreshLive):
+// the access token itself, or the refresh token issued in the same
+// millisecond, which the access token's whole-second issue time bounds.
 func (l SessionLifetimes) LastExpiryFromAccess(t SessionToken) time.Time {
-	return later(t.ExpiresAt, t.IssuedAt.Truncate(time.Second).Add(time.Second+l.Refresh))
+	return later(earlier(t.ExpiresAt, t.IssuedAt.Add(l.Access)), t.IssuedAt.Truncate(time.Second).Add(time.Second+l.Refresh))
 }
 
 // LastExpiryFromRefresh is, for a presented refresh token, when the last
-// token issued with it expires.
+// token issued with it stops being accepted.
 func (l SessionLifetimes) LastExpiryFromRefresh(t SessionToken) time.Time {
-	return later(t.ExpiresAt, t.IssuedAt.Truncate(time.Second).Add(l.Access))
+	return later(earlier(t.ExpiresAt, t.IssuedAt.Add(l.Refresh)), t.IssuedAt.Truncate(time.Second).Add(l.Access))
 }
 
 // RefreshDecision is what a refresh token presented to its session gets.
@@ -231,6 +245,13 @@ func (s *Session) Snapshot() SessionSnapshot {
 // call it.
 func RestoreSession(snap SessionSnapshot) Session {
 	return Session{current: snap.Current, revoked: snap.Revoked, retainUntil: snap.RetainUntil}
+}
+
+func earlier(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 func later(a, b time.Time) time.Time {

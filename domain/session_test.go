@@ -240,3 +240,37 @@ func TestUserSessionGeneration(t *testing.T) {
 		t.Errorf("restored generation %d", r.SessionGeneration())
 	}
 }
+
+func TestTokensLiveNoLongerThanTheLifetimesNow(t *testing.T) {
+	i := domain.OpenSession("s1", "u1", 0, login, lifetime)
+	access := domain.SessionToken{SessionID: "s1", IssuedAt: i.AccessIssuedAt(), ExpiresAt: i.AccessExpiresAt}
+	refresh := refreshToken(i)
+	for _, c := range []struct {
+		name string
+		live func(domain.SessionLifetimes, time.Time) bool
+		exp  time.Time
+		ttl  func(*domain.SessionLifetimes) *time.Duration
+	}{
+		{"access", func(l domain.SessionLifetimes, now time.Time) bool { return l.AccessLive(access, now) }, i.AccessExpiresAt,
+			func(l *domain.SessionLifetimes) *time.Duration { return &l.Access }},
+		{"refresh", func(l domain.SessionLifetimes, now time.Time) bool { return l.RefreshLive(refresh, now) }, i.RefreshExpiresAt,
+			func(l *domain.SessionLifetimes) *time.Duration { return &l.Refresh }},
+	} {
+		if !c.live(lifetime, c.exp.Add(-time.Nanosecond)) || c.live(lifetime, c.exp) {
+			t.Errorf("%s: not live up to its expiry %v, and only then", c.name, c.exp)
+		}
+		// A lifetime shortened since the token was issued cuts it short.
+		shorter := lifetime
+		*c.ttl(&shorter) /= 2
+		cut := c.exp.Add(-*c.ttl(&shorter))
+		if !c.live(shorter, cut.Add(-time.Second)) || c.live(shorter, cut) {
+			t.Errorf("%s under a halved lifetime: live until %v, want until %v", c.name, c.exp, cut)
+		}
+		// A longer one changes nothing: the token's own expiry holds.
+		longer := lifetime
+		*c.ttl(&longer) *= 2
+		if c.live(longer, c.exp) {
+			t.Errorf("%s under a doubled lifetime lives past its own expiry", c.name)
+		}
+	}
+}

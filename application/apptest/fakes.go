@@ -639,7 +639,7 @@ func New(now time.Time, policy application.Policy) *Fakes {
 	}
 	f.Issuer = application.NewSessionIssuer(Signer{}, policy)
 	f.Refresh = application.NewRefreshHandler(f.Issuer, f.Users, f.Sessions, f.Clock, policy)
-	f.Authenticate = application.NewAuthenticateHandler(Signer{}, f.Users, f.Sessions, f.Clock)
+	f.Authenticate = application.NewAuthenticateHandler(Signer{}, f.Users, f.Sessions, f.Clock, policy)
 	f.Me = application.NewMeHandler(f.Authenticate)
 	f.Logout = application.NewLogoutHandler(f.Authenticate, f.Users, f.Sessions, f.Clock, policy)
 	f.App = application.NewApp(
