@@ -30,7 +30,7 @@ func NewMeHandler(auth *AuthenticateHandler) *MeHandler {
 // Handle authenticates the token (AuthenticateHandler's answers) and
 // returns its account, from the read the check already made.
 func (h *MeHandler) Handle(ctx context.Context, in Me) (MeResult, error) {
-	p, err := h.auth.Handle(ctx, Authenticate{Token: in.Token})
+	p, err := h.auth.check(ctx, in.Token, h.auth.clock.Now())
 	if err != nil {
 		return MeResult{}, err
 	}
