@@ -391,7 +391,8 @@ type Fakes struct {
 	App      *application.App
 }
 
-// DefaultPolicy is SPEC §4's defaults.
+// DefaultPolicy is the service's default configuration (docs/api.md,
+// Configuration).
 func DefaultPolicy() application.Policy {
 	allow, _ := domain.NewCountryAllowList([]string{"86"})
 	return application.Policy{
