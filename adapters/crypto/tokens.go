@@ -77,6 +77,9 @@ func NewTokens(signing []ed25519.PrivateKey, refreshSecret []byte) (*Tokens, err
 		if len(k) != ed25519.PrivateKeySize {
 			return nil, fmt.Errorf("tokens: signing key %d is %d bytes, want %d", i+1, len(k), ed25519.PrivateKeySize)
 		}
+		if _, err := signingKey(fmt.Sprintf("tokens: signing key %d", i+1), k); err != nil {
+			return nil, err
+		}
 		pub := k.Public().(ed25519.PublicKey)
 		kid := KeyID(pub)
 		if _, dup := t.verify[kid]; dup {

@@ -477,10 +477,11 @@ func TestNewTokensRefuses(t *testing.T) {
 		keys   []ed25519.PrivateKey
 		secret []byte
 	}{
-		"no signing key":   {nil, key(9)},
-		"short secret":     {[]ed25519.PrivateKey{edKey(1)}, key(9)[:31]},
-		"key listed twice": {[]ed25519.PrivateKey{edKey(1), edKey(2), edKey(1)}, key(9)},
-		"seed, not a key":  {[]ed25519.PrivateKey{edKey(1).Seed()}, key(9)},
+		"no signing key":     {nil, key(9)},
+		"short secret":       {[]ed25519.PrivateKey{edKey(1)}, key(9)[:31]},
+		"key listed twice":   {[]ed25519.PrivateKey{edKey(1), edKey(2), edKey(1)}, key(9)},
+		"seed, not a key":    {[]ed25519.PrivateKey{edKey(1).Seed()}, key(9)},
+		"halves of two keys": {[]ed25519.PrivateKey{append(edKey(1).Seed(), pubOf(edKey(2))...)}, key(9)},
 	} {
 		if _, err := crypto.NewTokens(args.keys, args.secret); err == nil {
 			t.Errorf("%s: accepted", name)
