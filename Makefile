@@ -60,7 +60,8 @@ vulndb:
 # failure when the time runs out while a worker is busy, on a loaded machine.
 FUZZTIME ?= 60000x
 FUZZ_TARGETS = ./adapters/http:FuzzDecodeFields ./domain:FuzzParsePhoneNumber ./domain:FuzzParseEmail \
-	./adapters/crypto:FuzzTokenParse ./domain:FuzzMaskDigitRuns
+	./adapters/crypto:FuzzTokenParse ./adapters/crypto:FuzzParseAccess ./adapters/crypto:FuzzParseRefresh \
+	./domain:FuzzMaskDigitRuns
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== fuzz $$fn ($$pkg, $(FUZZTIME))"; \
