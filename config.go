@@ -41,19 +41,19 @@ type Config struct {
 
 	SMS sms.Config
 
-	SMSCodeTTL             time.Duration `env:"SMS_CODE_TTL" envDefault:"5m"`
-	SMSResendInterval      time.Duration `env:"SMS_RESEND_INTERVAL" envDefault:"60s"`
-	SMSDailyLimitPerPhone  int           `env:"SMS_DAILY_LIMIT_PER_PHONE" envDefault:"10"`
-	SMSHourlyLimitPerIP    int           `env:"SMS_HOURLY_LIMIT_PER_IP" envDefault:"20"`
-	SMSHourlyLimitGlobal   int           `env:"SMS_HOURLY_LIMIT_GLOBAL" envDefault:"1000"`
-	SMSAllowedCountryCodes []string      `env:"SMS_ALLOWED_COUNTRY_CODES" envSeparator:"," envDefault:"86"`
-	CodeMaxAttempts        int           `env:"CODE_MAX_ATTEMPTS" envDefault:"5"`
-	RegistrationTTL        time.Duration `env:"REGISTRATION_TTL" envDefault:"30m"`
-	PasswordMinLength      int           `env:"PASSWORD_MIN_LENGTH" envDefault:"8"`
-	PasswordMaxLength      int           `env:"PASSWORD_MAX_LENGTH" envDefault:"64"`
-	LoginTimeWindow        time.Duration `env:"LOGIN_TIME_WINDOW" envDefault:"300s"`
-	LoginMaxFailures       int           `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
-	LoginLockout           time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
+	SMSCodeTTL             time.Duration           `env:"SMS_CODE_TTL" envDefault:"5m"`
+	SMSResendInterval      time.Duration           `env:"SMS_RESEND_INTERVAL" envDefault:"60s"`
+	SMSDailyLimitPerPhone  int                     `env:"SMS_DAILY_LIMIT_PER_PHONE" envDefault:"10"`
+	SMSHourlyLimitPerIP    int                     `env:"SMS_HOURLY_LIMIT_PER_IP" envDefault:"20"`
+	SMSHourlyLimitGlobal   int                     `env:"SMS_HOURLY_LIMIT_GLOBAL" envDefault:"1000"`
+	SMSAllowedCountryCodes domain.CountryAllowList `env:"SMS_ALLOWED_COUNTRY_CODES" envDefault:"86"`
+	CodeMaxAttempts        int                     `env:"CODE_MAX_ATTEMPTS" envDefault:"5"`
+	RegistrationTTL        time.Duration           `env:"REGISTRATION_TTL" envDefault:"30m"`
+	PasswordMinLength      int                     `env:"PASSWORD_MIN_LENGTH" envDefault:"8"`
+	PasswordMaxLength      int                     `env:"PASSWORD_MAX_LENGTH" envDefault:"64"`
+	LoginTimeWindow        time.Duration           `env:"LOGIN_TIME_WINDOW" envDefault:"300s"`
+	LoginMaxFailures       int                     `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
+	LoginLockout           time.Duration           `env:"LOGIN_LOCKOUT" envDefault:"15m"`
 	// The failure limits and the cap on successful logins; 0 switches
 	// each off (docs/limits.md).
 	FailuresHourlyPerIP        int           `env:"FAILURES_HOURLY_PER_IP" envDefault:"50"`
@@ -93,7 +93,12 @@ func LoadConfig() (Config, error) {
 func ParseConfig(vars map[string]string) (Config, error) {
 	var cfg Config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		return Config{}, nameVariables(err, vars)
+		named, selfCheckedOnly := nameVariables(err, vars)
+		if !selfCheckedOnly {
+			return Config{}, named
+		}
+		// Validate reads nothing that failed: let it name the rest too.
+		return Config{}, errors.Join(named, cfg.Validate())
 	}
 	return cfg, cfg.Validate()
 }
@@ -147,12 +152,6 @@ func (c Config) Validate() error {
 	if c.LoginNonceCapacity < 1000 {
 		bad("LOGIN_NONCE_CAPACITY", "must be at least 1000")
 	}
-	if namesNothing(c.SMSAllowedCountryCodes) {
-		// Once this meant "every country": refuse it rather than guess.
-		bad("SMS_ALLOWED_COUNTRY_CODES", "names no calling code: want calling codes such as 86,852, or * for all")
-	} else if _, err := domain.NewCountryAllowList(c.SMSAllowedCountryCodes); err != nil {
-		bad("SMS_ALLOWED_COUNTRY_CODES", "want calling codes such as 86,852 or *")
-	}
 	if c.MongoURI != "" {
 		// Instances sharing a database must share these keys: a key
 		// generated per instance would make one instance's codes,
@@ -185,17 +184,6 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// namesNothing reports whether a comma-separated list holds only blanks
-// (and "+", which the allow-list strips).
-func namesNothing(list []string) bool {
-	for _, s := range list {
-		if strings.TrimPrefix(strings.TrimSpace(s), "+") != "" {
-			return false
-		}
-	}
-	return true
-}
-
 // trustedProxies parses TRUSTED_PROXIES: CIDRs, or single addresses,
 // once at start. An IPv4-mapped IPv6 entry (::ffff:10.0.0.0/104) is its
 // IPv4 network, as the HTTP edge compares IPv4 clients in IPv4 form.
@@ -222,20 +210,32 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// selfChecked holds the configuration types that check themselves in
+// full when parsed, and that Validate therefore never reads: their
+// refusals say what is wrong in their own words ("NAME: why", the others'
+// "NAME: invalid value: why"), and Validate still runs when only they
+// were refused.
+var selfChecked = map[reflect.Type]bool{
+	reflect.TypeFor[domain.CountryAllowList](): true,
+}
+
 // nameVariables rewrites caarlos0/env's parse errors, which name the Go
-// field, so that they name the environment variable the operator set.
-func nameVariables(err error, vars map[string]string) error {
+// field, so that they name the environment variable the operator set. It
+// also reports whether every error came from a selfChecked type.
+func nameVariables(err error, vars map[string]string) (named error, selfCheckedOnly bool) {
 	keys := map[string][]string{}
 	collectKeys(reflect.TypeOf(Config{}), "", keys)
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
-		return err
+		return err, false
 	}
+	selfCheckedOnly = true
 	out := make([]error, 0, len(agg.Errors))
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if !errors.As(e, &pe) {
 			out = append(out, e)
+			selfCheckedOnly = false
 			continue
 		}
 		name := strings.Join(keys[pe.Name], " or ")
@@ -245,9 +245,14 @@ func nameVariables(err error, vars map[string]string) error {
 				break
 			}
 		}
+		if selfChecked[pe.Type] {
+			out = append(out, fmt.Errorf("%s: %w", name, pe.Err))
+			continue
+		}
 		out = append(out, fmt.Errorf("%s: invalid value: %w", name, pe.Err))
+		selfCheckedOnly = false
 	}
-	return errors.Join(out...)
+	return errors.Join(out...), selfCheckedOnly
 }
 
 func collectKeys(t reflect.Type, prefix string, keys map[string][]string) {

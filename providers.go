@@ -47,18 +47,14 @@ func provideSMS(cfg Config, log *zap.Logger, o Overrides, m *metrics.Metrics) (a
 // one: tests and the benchmark build several services in one process).
 func provideMetrics() *metrics.Metrics { return metrics.New() }
 
-func providePolicy(cfg Config) (application.Policy, error) {
-	allow, err := domain.NewCountryAllowList(cfg.SMSAllowedCountryCodes)
-	if err != nil {
-		return application.Policy{}, fmt.Errorf("SMS_ALLOWED_COUNTRY_CODES: %w", err)
-	}
+func providePolicy(cfg Config) application.Policy {
 	return application.Policy{
 		CodeTTL:            cfg.SMSCodeTTL,
 		ResendInterval:     cfg.SMSResendInterval,
 		DailyLimitPerPhone: cfg.SMSDailyLimitPerPhone,
 		HourlyLimitPerIP:   cfg.SMSHourlyLimitPerIP,
 		HourlyLimitGlobal:  cfg.SMSHourlyLimitGlobal,
-		AllowedCountries:   allow,
+		AllowedCountries:   cfg.SMSAllowedCountryCodes,
 		CodeMaxAttempts:    cfg.CodeMaxAttempts,
 		RegistrationTTL:    cfg.RegistrationTTL,
 		Password:           domain.PasswordPolicy{MinLength: cfg.PasswordMinLength, MaxLength: cfg.PasswordMaxLength},
@@ -71,7 +67,7 @@ func providePolicy(cfg Config) (application.Policy, error) {
 		CodeDailyFailuresPerPhone:  cfg.CodeDailyFailuresPerPhone,
 		CodeHourlyFailuresGlobal:   cfg.CodeHourlyFailuresGlobal,
 		LoginHourlyLimitPerAccount: cfg.LoginHourlyLimitPerAccount,
-	}, nil
+	}
 }
 
 // provideAlarms logs what needs an operator at ERROR, once per event.

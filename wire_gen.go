@@ -41,11 +41,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		return nil, nil, err
 	}
 	clock := provideClock(o)
-	policy, err := providePolicy(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	policy := providePolicy(cfg)
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
 	alarms := provideAlarms(log)
 	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
@@ -100,11 +96,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 		return nil, nil, err
 	}
 	clock := provideClock(o)
-	policy, err := providePolicy(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	policy := providePolicy(cfg)
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
 	alarms := provideAlarms(log)
 	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
