@@ -61,7 +61,7 @@ type Config struct {
 	CodeHourlyFailuresGlobal   int           `env:"CODE_HOURLY_FAILURES_GLOBAL" envDefault:"2000"`
 	LoginHourlyLimitPerAccount int           `env:"LOGIN_HOURLY_LIMIT_PER_ACCOUNT" envDefault:"60"`
 	TokenTTL                   time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
-	TrustedProxies             []string      `env:"TRUSTED_PROXIES" envSeparator:","`
+	TrustedProxies             NetworkList   `env:"TRUSTED_PROXIES"`
 	// RegistrationBinding says who may continue a verified registration:
 	// network, token or off (docs/registration-binding.md).
 	RegistrationBinding domain.RegistrationBinding `env:"REGISTRATION_BINDING" envDefault:"network"`
@@ -164,9 +164,6 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if _, err := c.trustedProxies(); err != nil {
-		errs = append(errs, err)
-	}
 	switch c.LogFormat {
 	case "json", "console":
 	default:
@@ -184,12 +181,16 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// trustedProxies parses TRUSTED_PROXIES: CIDRs, or single addresses,
-// once at start. An IPv4-mapped IPv6 entry (::ffff:10.0.0.0/104) is its
-// IPv4 network, as the HTTP edge compares IPv4 clients in IPv4 form.
-func (c Config) trustedProxies() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range c.TrustedProxies {
+// NetworkList is TRUSTED_PROXIES: CIDRs, or single addresses, separated
+// by commas, parsed once at load. An IPv4-mapped IPv6 entry
+// (::ffff:10.0.0.0/104) is its IPv4 network, as the HTTP edge compares
+// IPv4 clients in IPv4 form.
+type NetworkList []netip.Prefix
+
+// UnmarshalText reads the list; blank entries are skipped.
+func (l *NetworkList) UnmarshalText(text []byte) error {
+	var out NetworkList
+	for _, s := range strings.Split(string(text), ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
@@ -198,7 +199,7 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 		if err != nil {
 			a, aerr := netip.ParseAddr(s)
 			if aerr != nil {
-				return nil, fmt.Errorf("TRUSTED_PROXIES: %q is neither a CIDR nor an address", s)
+				return fmt.Errorf("%q is neither a CIDR nor an address", s)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
@@ -207,7 +208,8 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 		}
 		out = append(out, p.Masked())
 	}
-	return out, nil
+	*l = out
+	return nil
 }
 
 // selfChecked holds the configuration types that check themselves in
@@ -217,6 +219,7 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 // were refused.
 var selfChecked = map[reflect.Type]bool{
 	reflect.TypeFor[domain.CountryAllowList](): true,
+	reflect.TypeFor[NetworkList]():             true,
 }
 
 // nameVariables rewrites caarlos0/env's parse errors, which name the Go

@@ -176,6 +176,7 @@ func TestParsedListsAreRefusedInTheirOwnWords(t *testing.T) {
 	for vars, want := range map[[2]string]string{
 		{"SMS_ALLOWED_COUNTRY_CODES", " , "}:      "SMS_ALLOWED_COUNTRY_CODES: names no calling code: want calling codes such as 86,852, or * for all",
 		{"SMS_ALLOWED_COUNTRY_CODES", "86,china"}: "SMS_ALLOWED_COUNTRY_CODES: want calling codes such as 86,852 or *",
+		{"TRUSTED_PROXIES", "10.0.0.0/8,a:80"}:    `TRUSTED_PROXIES: "a:80" is neither a CIDR nor an address`,
 	} {
 		_, err := phoneauth.ParseConfig(map[string]string{vars[0]: vars[1]})
 		if err == nil || err.Error() != want {
@@ -189,9 +190,9 @@ func TestParsedListsAreRefusedInTheirOwnWords(t *testing.T) {
 // variable at fault.
 func TestRefusedListStillLetsTheRestBeChecked(t *testing.T) {
 	_, err := phoneauth.ParseConfig(map[string]string{
-		"SMS_ALLOWED_COUNTRY_CODES": "86,china", "LOG_FORMAT": "xml", "MONGO_URI": "mongodb://db:27017",
+		"SMS_ALLOWED_COUNTRY_CODES": "86,china", "TRUSTED_PROXIES": "x", "LOG_FORMAT": "xml", "MONGO_URI": "mongodb://db:27017",
 	})
-	for _, name := range []string{"SMS_ALLOWED_COUNTRY_CODES", "LOG_FORMAT", "PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"} {
+	for _, name := range []string{"SMS_ALLOWED_COUNTRY_CODES", "TRUSTED_PROXIES", "LOG_FORMAT", "PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"} {
 		if err == nil || !strings.Contains(err.Error(), name+": ") {
 			t.Errorf("error %v does not name %s", err, name)
 		}

@@ -114,13 +114,9 @@ func provideTokenIssuer(cfg Config) (*crypto.TokenIssuer, error) {
 
 // provideHTTPConfig serves /metrics on the main listener unless
 // METRICS_ADDR gives metrics their own (Service.Serve runs that one).
-func provideHTTPConfig(cfg Config, m *metrics.Metrics) (httpapi.Config, error) {
-	proxies, err := cfg.trustedProxies()
-	if err != nil {
-		return httpapi.Config{}, err
-	}
+func provideHTTPConfig(cfg Config, m *metrics.Metrics) httpapi.Config {
 	hc := httpapi.Config{
-		TrustedProxies: proxies,
+		TrustedProxies: cfg.TrustedProxies,
 		ReadTimeout:    cfg.HTTPReadTimeout,
 		WriteTimeout:   cfg.HTTPWriteTimeout,
 		IdleTimeout:    cfg.HTTPIdleTimeout,
@@ -130,7 +126,7 @@ func provideHTTPConfig(cfg Config, m *metrics.Metrics) (httpapi.Config, error) {
 	if cfg.MetricsAddr == "" {
 		hc.Metrics = m.Handler()
 	}
-	return hc, nil
+	return hc
 }
 
 func provideHTTP(app *application.App, cfg httpapi.Config, ready httpapi.Readiness, log *zap.Logger) *httpapi.Server {

@@ -61,11 +61,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	}
 	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg, metrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	config := provideHTTPConfig(cfg, metrics)
 	readiness := provideBoltReadiness(store)
 	server := provideHTTP(app, config, readiness, log)
 	sweeper := provideEmbeddedSweeper(cfg, clock, store, phoneauthEmbeddedEphemeral, log)
@@ -116,11 +112,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	}
 	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg, metrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	config := provideHTTPConfig(cfg, metrics)
 	readiness := provideMongoReadiness(store)
 	server := provideHTTP(app, config, readiness, log)
 	sweeper := provideMongoSweeper(cfg, clock, store, log)
