@@ -27,11 +27,13 @@ type Overrides struct {
 	Clock application.Clock
 }
 
-func provideClock(o Overrides) application.Clock {
+// provideClock is the one clock of the service: the wall clock, unless
+// the caller handed in another.
+func provideClock(o Overrides, wall clock.System) application.Clock {
 	if o.Clock != nil {
 		return o.Clock
 	}
-	return clock.New()
+	return wall
 }
 
 // provideSMS is the one line that picks the SMS vendor(s) from SMS_PROVIDER.

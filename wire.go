@@ -6,6 +6,7 @@ import (
 	"github.com/google/wire"
 	"go.uber.org/zap"
 
+	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/application"
 )
@@ -13,6 +14,7 @@ import (
 // appSet builds the use cases and the HTTP server from whatever stores
 // the injector provides.
 var appSet = wire.NewSet(
+	clock.ProviderSet,
 	provideClock,
 	provideMetrics,
 	provideSMS,

@@ -8,6 +8,7 @@ package phoneauth
 
 import (
 	"github.com/google/wire"
+	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
@@ -40,18 +41,19 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		cleanup()
 		return nil, nil, err
 	}
-	clock := provideClock(o)
+	system := clock.New()
+	applicationClock := provideClock(o, system)
 	policy := providePolicy(cfg)
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
 	vault, err := provideVault(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
+	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, applicationClock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metrics)
 	nonces := provideNonces(phoneauthEmbeddedEphemeral, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
@@ -59,12 +61,12 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
 	config := provideHTTPConfig(cfg, metrics)
 	readiness := provideBoltReadiness(store)
 	server := provideHTTP(app, config, readiness, log)
-	sweeper := provideEmbeddedSweeper(cfg, clock, store, phoneauthEmbeddedEphemeral, log)
+	sweeper := provideEmbeddedSweeper(cfg, applicationClock, store, phoneauthEmbeddedEphemeral, log)
 	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
 		cleanup()
@@ -91,18 +93,19 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 		cleanup()
 		return nil, nil, err
 	}
-	clock := provideClock(o)
+	system := clock.New()
+	applicationClock := provideClock(o, system)
 	policy := providePolicy(cfg)
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
 	vault, err := provideVault(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
+	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, applicationClock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideMongoLockouts(store, metrics)
 	nonces := provideMongoNonces(store, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
@@ -110,12 +113,12 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
 	config := provideHTTPConfig(cfg, metrics)
 	readiness := provideMongoReadiness(store)
 	server := provideHTTP(app, config, readiness, log)
-	sweeper := provideMongoSweeper(cfg, clock, store, log)
+	sweeper := provideMongoSweeper(cfg, applicationClock, store, log)
 	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
 		cleanup()
@@ -126,8 +129,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 
 // appSet builds the use cases and the HTTP server from whatever stores
 // the injector provides.
-var appSet = wire.NewSet(
-	provideClock,
+var appSet = wire.NewSet(clock.ProviderSet, provideClock,
 	provideMetrics,
 	provideSMS,
 	providePolicy,
