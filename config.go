@@ -18,6 +18,7 @@ import (
 	"github.com/joho/godotenv"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/adapters/sms"
 	"github.com/phoneauth/phoneauth/domain"
 )
@@ -26,18 +27,14 @@ import (
 // exists). Secrets are never printed: Config has no String method that
 // would show them, and errors name variables, not values of secrets.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
-	MetricsAddr     string        `env:"METRICS_ADDR"`
-	MongoURI        string        `env:"MONGO_URI"`
-	MongoDatabase   string        `env:"MONGO_DATABASE" envDefault:"phoneauth"`
-	MongoTimeout    time.Duration `env:"MONGO_TIMEOUT" envDefault:"5s"`
-	DataDir         string        `env:"DATA_DIR" envDefault:"./data"`
-	LogLevel        zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
-	PasswordKey     string        `env:"PASSWORD_KEY"`
-	PasswordOldKeys []string      `env:"PASSWORD_OLD_KEYS" envSeparator:","`
-	TokenKey        string        `env:"TOKEN_KEY"`
-	CodeHMACKey     string        `env:"CODE_HMAC_KEY"`
+	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:":8080"`
+	MetricsAddr   string        `env:"METRICS_ADDR"`
+	MongoURI      string        `env:"MONGO_URI"`
+	MongoDatabase string        `env:"MONGO_DATABASE" envDefault:"phoneauth"`
+	MongoTimeout  time.Duration `env:"MONGO_TIMEOUT" envDefault:"5s"`
+	DataDir       string        `env:"DATA_DIR" envDefault:"./data"`
+	LogLevel      zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat     string        `env:"LOG_FORMAT" envDefault:"json"`
 
 	SMS sms.Config
 
@@ -56,12 +53,14 @@ type Config struct {
 	LoginLockout           time.Duration           `env:"LOGIN_LOCKOUT" envDefault:"15m"`
 	// The failure limits and the cap on successful logins; 0 switches
 	// each off (docs/limits.md).
-	FailuresHourlyPerIP        int           `env:"FAILURES_HOURLY_PER_IP" envDefault:"50"`
-	CodeDailyFailuresPerPhone  int           `env:"CODE_DAILY_FAILURES_PER_PHONE" envDefault:"10"`
-	CodeHourlyFailuresGlobal   int           `env:"CODE_HOURLY_FAILURES_GLOBAL" envDefault:"2000"`
-	LoginHourlyLimitPerAccount int           `env:"LOGIN_HOURLY_LIMIT_PER_ACCOUNT" envDefault:"60"`
-	TokenTTL                   time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
-	TrustedProxies             NetworkList   `env:"TRUSTED_PROXIES"`
+	FailuresHourlyPerIP        int `env:"FAILURES_HOURLY_PER_IP" envDefault:"50"`
+	CodeDailyFailuresPerPhone  int `env:"CODE_DAILY_FAILURES_PER_PHONE" envDefault:"10"`
+	CodeHourlyFailuresGlobal   int `env:"CODE_HOURLY_FAILURES_GLOBAL" envDefault:"2000"`
+	LoginHourlyLimitPerAccount int `env:"LOGIN_HOURLY_LIMIT_PER_ACCOUNT" envDefault:"60"`
+	// Keys: PASSWORD_KEY, PASSWORD_OLD_KEYS, TOKEN_KEY, CODE_HMAC_KEY and
+	// TOKEN_TTL, for the cryptography adapter.
+	Keys           crypto.Config
+	TrustedProxies NetworkList `env:"TRUSTED_PROXIES"`
 	// RegistrationBinding says who may continue a verified registration:
 	// network, token or off (docs/registration-binding.md).
 	RegistrationBinding domain.RegistrationBinding `env:"REGISTRATION_BINDING" envDefault:"network"`
@@ -110,7 +109,7 @@ func (c Config) Validate() error {
 	positive := map[string]time.Duration{
 		"SMS_CODE_TTL": c.SMSCodeTTL, "SMS_RESEND_INTERVAL": c.SMSResendInterval,
 		"REGISTRATION_TTL": c.RegistrationTTL, "LOGIN_TIME_WINDOW": c.LoginTimeWindow,
-		"LOGIN_LOCKOUT": c.LoginLockout, "TOKEN_TTL": c.TokenTTL, "MONGO_TIMEOUT": c.MongoTimeout,
+		"LOGIN_LOCKOUT": c.LoginLockout, "TOKEN_TTL": c.Keys.TokenTTL, "MONGO_TIMEOUT": c.MongoTimeout,
 		"HTTP_READ_TIMEOUT": c.HTTPReadTimeout, "HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout,
 		"HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
 		"SWEEP_INTERVAL": c.SweepInterval,
@@ -157,7 +156,7 @@ func (c Config) Validate() error {
 		// generated per instance would make one instance's codes,
 		// passwords and tokens unreadable by the others.
 		for _, k := range []struct{ name, value string }{
-			{"PASSWORD_KEY", c.PasswordKey}, {"TOKEN_KEY", c.TokenKey}, {"CODE_HMAC_KEY", c.CodeHMACKey},
+			{"PASSWORD_KEY", c.Keys.PasswordKey}, {"TOKEN_KEY", c.Keys.TokenKey}, {"CODE_HMAC_KEY", c.Keys.CodeHMACKey},
 		} {
 			if strings.TrimSpace(k.value) == "" {
 				bad(k.name, "required with MONGO_URI (every instance must use the same key; generate one with openssl rand -base64 32)")

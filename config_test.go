@@ -41,7 +41,7 @@ func TestConfigDefaultsAreSPEC(t *testing.T) {
 		{"CODE_DAILY_FAILURES_PER_PHONE", cfg.CodeDailyFailuresPerPhone, 10},
 		{"CODE_HOURLY_FAILURES_GLOBAL", cfg.CodeHourlyFailuresGlobal, 2000},
 		{"MEMORY_MAX_ENTRIES", cfg.MemoryMaxEntries, 1000000},
-		{"TOKEN_TTL", cfg.TokenTTL, 168 * time.Hour},
+		{"TOKEN_TTL", cfg.Keys.TokenTTL, 168 * time.Hour},
 		{"LOG_LEVEL", cfg.LogLevel.String(), "info"},
 		{"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout, 15 * time.Second},
 		{"REGISTRATION_BINDING", cfg.RegistrationBinding.String(), "network"},

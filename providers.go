@@ -82,37 +82,8 @@ func (a logAlarms) CodeFailuresBudgetSpent(budget int, until time.Time) {
 		zap.Int("budget", budget), zap.Time("until", until))
 }
 
-func provideVault(cfg Config) (*crypto.Vault, error) {
-	current, err := crypto.LoadOrCreateKey("PASSWORD_KEY", cfg.PasswordKey, cfg.DataDir, "password.key")
-	if err != nil {
-		return nil, err
-	}
-	var old [][]byte
-	for _, k := range cfg.PasswordOldKeys {
-		key, err := crypto.DecodeKey("PASSWORD_OLD_KEYS", k, crypto.KeySize)
-		if err != nil {
-			return nil, err
-		}
-		old = append(old, key)
-	}
-	return crypto.NewVault(current, old...)
-}
-
-func provideCodeHasher(cfg Config) (*crypto.CodeHasher, error) {
-	key, err := crypto.LoadOrCreateKey("CODE_HMAC_KEY", cfg.CodeHMACKey, cfg.DataDir, "code_hmac.key")
-	if err != nil {
-		return nil, err
-	}
-	return crypto.NewCodeHasher(key), nil
-}
-
-func provideTokenIssuer(cfg Config) (*crypto.TokenIssuer, error) {
-	key, err := crypto.LoadOrCreateKey("TOKEN_KEY", cfg.TokenKey, cfg.DataDir, "token.key")
-	if err != nil {
-		return nil, err
-	}
-	return crypto.NewTokenIssuer(key, cfg.TokenTTL), nil
-}
+// provideKeyDir keeps the keys the configuration leaves empty in DATA_DIR.
+func provideKeyDir(cfg Config) crypto.KeyDir { return crypto.KeyDir(cfg.DataDir) }
 
 // provideHTTPConfig serves /metrics on the main listener unless
 // METRICS_ADDR gives metrics their own (Service.Serve runs that one).

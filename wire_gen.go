@@ -31,7 +31,9 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	pendingRegistrations := provideBoltPending(store, metrics)
 	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, log)
 	rateLimits := provideRateLimits(phoneauthEmbeddedEphemeral, metrics)
-	codeHasher, err := provideCodeHasher(cfg)
+	config := cfg.Keys
+	keyDir := provideKeyDir(cfg)
+	codeHasher, err := crypto.LoadCodeHasher(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -47,7 +49,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
 	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
-	vault, err := provideVault(cfg)
+	vault, err := crypto.LoadVault(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -56,16 +58,16 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metrics)
 	nonces := provideNonces(phoneauthEmbeddedEphemeral, metrics)
-	tokenIssuer, err := provideTokenIssuer(cfg)
+	tokenIssuer, err := crypto.LoadTokenIssuer(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config := provideHTTPConfig(cfg, metrics)
+	httpapiConfig := provideHTTPConfig(cfg, metrics)
 	readiness := provideBoltReadiness(store)
-	server := provideHTTP(app, config, readiness, log)
+	server := provideHTTP(app, httpapiConfig, readiness, log)
 	sweeper := provideEmbeddedSweeper(cfg, applicationClock, store, phoneauthEmbeddedEphemeral, log)
 	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
@@ -83,7 +85,9 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	users := provideMongoUsers(store, metrics)
 	pendingRegistrations := provideMongoPending(store, metrics)
 	rateLimits := provideMongoRateLimits(store, metrics)
-	codeHasher, err := provideCodeHasher(cfg)
+	config := cfg.Keys
+	keyDir := provideKeyDir(cfg)
+	codeHasher, err := crypto.LoadCodeHasher(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -99,7 +103,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
 	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
-	vault, err := provideVault(cfg)
+	vault, err := crypto.LoadVault(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -108,16 +112,16 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideMongoLockouts(store, metrics)
 	nonces := provideMongoNonces(store, metrics)
-	tokenIssuer, err := provideTokenIssuer(cfg)
+	tokenIssuer, err := crypto.LoadTokenIssuer(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config := provideHTTPConfig(cfg, metrics)
+	httpapiConfig := provideHTTPConfig(cfg, metrics)
 	readiness := provideMongoReadiness(store)
-	server := provideHTTP(app, config, readiness, log)
+	server := provideHTTP(app, httpapiConfig, readiness, log)
 	sweeper := provideMongoSweeper(cfg, applicationClock, store, log)
 	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
@@ -133,8 +137,7 @@ var appSet = wire.NewSet(clock.ProviderSet, provideClock,
 	provideMetrics,
 	provideSMS,
 	providePolicy,
-	provideAlarms,
-	provideVault, wire.Bind(new(application.PasswordVault), new(*crypto.Vault)), provideCodeHasher, wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)), provideTokenIssuer, wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)), application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
+	provideAlarms, wire.FieldsOf(new(Config), "Keys"), crypto.ProviderSet, provideKeyDir, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
 	provideHTTP,
 	NewService,
 )
