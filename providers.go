@@ -36,14 +36,9 @@ func provideClock(o Overrides, wall clock.System) application.Clock {
 	return wall
 }
 
-// provideSMS is the one line that picks the SMS vendor(s) from SMS_PROVIDER.
-// Every vendor attempt is counted in the metrics.
-func provideSMS(cfg Config, log *zap.Logger, o Overrides, m *metrics.Metrics) (application.SMSSender, error) {
-	if o.SMS != nil {
-		return o.SMS, nil
-	}
-	return sms.NewWithObserver(cfg.SMS, log.Named("sms"), m)
-}
+// provideSMSPreset hands the SMS adapter the sender the caller chose, if
+// any, to use instead of the vendors SMS_PROVIDER names.
+func provideSMSPreset(o Overrides) sms.Preset { return sms.Preset{Sender: o.SMS} }
 
 // provideMetrics is the process's Prometheus registry (never the global
 // one: tests and the benchmark build several services in one process).

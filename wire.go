@@ -8,21 +8,28 @@ import (
 
 	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
+	"github.com/phoneauth/phoneauth/adapters/sms"
+	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/application"
 )
 
 // appSet builds the use cases and the HTTP server from whatever stores
-// the injector provides.
+// the injector provides. Each adapter with a set of its own is fed its
+// slice of the configuration.
 var appSet = wire.NewSet(
+	wire.FieldsOf(new(Config), "Keys", "SMS"),
 	clock.ProviderSet,
 	provideClock,
-	provideMetrics,
-	provideSMS,
-	providePolicy,
-	provideAlarms,
-	wire.FieldsOf(new(Config), "Keys"),
 	crypto.ProviderSet,
 	provideKeyDir,
+	sms.ProviderSet,
+	provideSMSPreset,
+	// Every vendor attempt is counted in the metrics.
+	wire.Bind(new(failover.AttemptObserver), new(*metrics.Metrics)),
+	provideMetrics,
+	providePolicy,
+	provideAlarms,
 	application.NewSendCodeHandler,
 	application.NewVerifyCodeHandler,
 	application.NewSetPasswordHandler,

@@ -10,6 +10,9 @@ import (
 	"github.com/google/wire"
 	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
+	"github.com/phoneauth/phoneauth/adapters/sms"
+	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
 )
@@ -38,7 +41,9 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o, metrics)
+	smsConfig := cfg.SMS
+	preset := provideSMSPreset(o)
+	smsSender, err := sms.Provide(smsConfig, preset, log, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -92,7 +97,9 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o, metrics)
+	smsConfig := cfg.SMS
+	preset := provideSMSPreset(o)
+	smsSender, err := sms.Provide(smsConfig, preset, log, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -132,12 +139,11 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 // wire.go:
 
 // appSet builds the use cases and the HTTP server from whatever stores
-// the injector provides.
-var appSet = wire.NewSet(clock.ProviderSet, provideClock,
-	provideMetrics,
-	provideSMS,
+// the injector provides. Each adapter with a set of its own is fed its
+// slice of the configuration.
+var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.ProviderSet, provideClock, crypto.ProviderSet, provideKeyDir, sms.ProviderSet, provideSMSPreset, wire.Bind(new(failover.AttemptObserver), new(*metrics.Metrics)), provideMetrics,
 	providePolicy,
-	provideAlarms, wire.FieldsOf(new(Config), "Keys"), crypto.ProviderSet, provideKeyDir, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
+	provideAlarms, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
 	provideHTTP,
 	NewService,
 )
