@@ -23,8 +23,9 @@ import (
 	"github.com/phoneauth/phoneauth/domain"
 )
 
-// Config is SPEC §4, read from the environment (and a .env file if one
-// exists). Secrets are never printed: Config has no String method that
+// Config is the service's configuration (docs/api.md, Configuration;
+// the README's table lists every variable), read from the environment (and
+// a .env file if one exists). Secrets are never printed: Config has no String method that
 // would show them, and errors name variables, not values of secrets.
 type Config struct {
 	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:":8080"`

@@ -9,7 +9,9 @@ import (
 	"github.com/phoneauth/phoneauth"
 )
 
-func TestConfigDefaultsAreSPEC(t *testing.T) {
+// TestConfigDefaults: the defaults are those docs/api.md (Configuration)
+// and the README's table give.
+func TestConfigDefaults(t *testing.T) {
 	cfg, err := phoneauth.ParseConfig(map[string]string{})
 	if err != nil {
 		t.Fatal(err)

@@ -115,8 +115,9 @@ func provideBolt(cfg Config, log *zap.Logger) (*bolt.Store, func(), error) {
 	}, nil
 }
 
-// embeddedEphemeral are the counters DESIGN.md lets a single node keep in
-// memory: losing them in a crash weakens an abuse limit for one window.
+// embeddedEphemeral are the counters a single node may keep in memory
+// (docs/design.md, Durable and ephemeral state): losing them in a crash
+// weakens an abuse limit for one window.
 type embeddedEphemeral struct {
 	limits   *memory.RateLimits
 	lockouts *memory.Lockouts
