@@ -14,7 +14,8 @@ import (
 	"github.com/phoneauth/phoneauth/domain"
 )
 
-// Policy holds the tunable rules of SPEC §3 and §4.
+// Policy holds the tunable rules of the use cases; docs/api.md
+// (Configuration) lists the setting behind each and its default.
 type Policy struct {
 	CodeTTL            time.Duration
 	ResendInterval     time.Duration

@@ -616,7 +616,8 @@ type Fakes struct {
 	Logout       *application.LogoutHandler
 }
 
-// DefaultPolicy is SPEC §4's defaults.
+// DefaultPolicy is the service's default configuration (docs/api.md,
+// Configuration).
 func DefaultPolicy() application.Policy {
 	allow, _ := domain.NewCountryAllowList([]string{"86"})
 	return application.Policy{
