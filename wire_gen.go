@@ -8,9 +8,12 @@ package phoneauth
 
 import (
 	"github.com/google/wire"
+	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/adapters/metrics"
+	"github.com/phoneauth/phoneauth/adapters/sms"
+	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
 )
@@ -32,49 +35,46 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	pendingRegistrations := provideBoltPending(store, metricsMetrics)
 	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, log)
 	rateLimits := provideRateLimits(phoneauthEmbeddedEphemeral, metricsMetrics)
-	codeHasher, err := provideCodeHasher(cfg)
+	config := cfg.Keys
+	keyDir := provideKeyDir(cfg)
+	codeHasher, err := crypto.LoadCodeHasher(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o, metricsMetrics)
+	smsConfig := cfg.SMS
+	preset := provideSMSPreset(o)
+	smsSender, err := sms.Provide(smsConfig, preset, log, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	clock := provideClock(o)
-	policy, err := providePolicy(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
+	system := clock.New()
+	applicationClock := provideClock(o, system)
+	policy := providePolicy(cfg)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
-	vault, err := provideVault(cfg)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
+	vault, err := crypto.LoadVault(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
+	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, applicationClock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metricsMetrics)
 	nonces := provideNonces(phoneauthEmbeddedEphemeral, metricsMetrics)
-	tokenIssuer, err := provideTokenIssuer(cfg)
+	tokenIssuer, err := crypto.LoadTokenIssuer(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg, metricsMetrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics)
 	readiness := provideBoltReadiness(store)
-	server := httpapi.New(app, config, readiness, log)
-	sweeper := provideEmbeddedSweeper(cfg, clock, store, phoneauthEmbeddedEphemeral, log)
+	server := httpapi.New(app, httpapiConfig, readiness, log)
+	sweeper := provideEmbeddedSweeper(cfg, applicationClock, store, phoneauthEmbeddedEphemeral, log)
 	service := NewService(server, sweeper, metricsMetrics, cfg, log)
 	return service, func() {
 		cleanup()
@@ -91,49 +91,46 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	users := provideMongoUsers(store, metricsMetrics)
 	pendingRegistrations := provideMongoPending(store, metricsMetrics)
 	rateLimits := provideMongoRateLimits(store, metricsMetrics)
-	codeHasher, err := provideCodeHasher(cfg)
+	config := cfg.Keys
+	keyDir := provideKeyDir(cfg)
+	codeHasher, err := crypto.LoadCodeHasher(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o, metricsMetrics)
+	smsConfig := cfg.SMS
+	preset := provideSMSPreset(o)
+	smsSender, err := sms.Provide(smsConfig, preset, log, metricsMetrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	clock := provideClock(o)
-	policy, err := providePolicy(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
+	system := clock.New()
+	applicationClock := provideClock(o, system)
+	policy := providePolicy(cfg)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
-	vault, err := provideVault(cfg)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
+	vault, err := crypto.LoadVault(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
+	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, applicationClock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideMongoLockouts(store, metricsMetrics)
 	nonces := provideMongoNonces(store, metricsMetrics)
-	tokenIssuer, err := provideTokenIssuer(cfg)
+	tokenIssuer, err := crypto.LoadTokenIssuer(config, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg, metricsMetrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics)
 	readiness := provideMongoReadiness(store)
-	server := httpapi.New(app, config, readiness, log)
-	sweeper := provideMongoSweeper(cfg, clock, store, log)
+	server := httpapi.New(app, httpapiConfig, readiness, log)
+	sweeper := provideMongoSweeper(cfg, applicationClock, store, log)
 	service := NewService(server, sweeper, metricsMetrics, cfg, log)
 	return service, func() {
 		cleanup()
@@ -143,12 +140,10 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 // wire.go:
 
 // appSet builds the use cases and the HTTP server from whatever stores
-// the injector provides.
-var appSet = wire.NewSet(
-	provideClock, metrics.ProviderSet, provideSMS,
-	providePolicy,
-	provideAlarms,
-	provideVault, wire.Bind(new(application.PasswordVault), new(*crypto.Vault)), provideCodeHasher, wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)), provideTokenIssuer, wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)), application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig, httpapi.ProviderSet, NewService,
+// the injector provides. Each adapter with a set of its own is fed its
+// slice of the configuration.
+var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.ProviderSet, provideClock, crypto.ProviderSet, provideKeyDir, sms.ProviderSet, provideSMSPreset, wire.Bind(new(failover.AttemptObserver), new(*metrics.Metrics)), metrics.ProviderSet, providePolicy,
+	provideAlarms, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig, httpapi.ProviderSet, NewService,
 )
 
 // embeddedSet is the single-node store: bbolt for durable state, memory

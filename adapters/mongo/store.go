@@ -32,6 +32,7 @@ const (
 	collLimits   = "rate_limits"
 	collLockouts = "login_lockouts"
 	collNonces   = "login_nonces"
+	collSessions = "sessions"
 )
 
 // Config says where the database is.
@@ -59,6 +60,7 @@ type Store struct {
 	limits   *RateLimits
 	lockouts *Lockouts
 	nonces   *Nonces
+	sessions *Sessions
 
 	ttlOnce sync.Once
 }
@@ -115,6 +117,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	s.limits = &RateLimits{s: s, coll: s.db.Collection(collLimits)}
 	s.lockouts = &Lockouts{s: s, coll: s.db.Collection(collLockouts)}
 	s.nonces = &Nonces{s: s, coll: s.db.Collection(collNonces)}
+	s.sessions = &Sessions{s: s, coll: s.db.Collection(collSessions)}
 
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -159,6 +162,9 @@ func (s *Store) Lockouts() *Lockouts { return s.lockouts }
 // Nonces returns the shared login-replay guard.
 func (s *Store) Nonces() *Nonces { return s.nonces }
 
+// Sessions returns the sessions that were refreshed or revoked.
+func (s *Store) Sessions() *Sessions { return s.sessions }
+
 // op bounds one call, so that a dead server costs a request cfg.Timeout
 // and not the driver's own (30 s) server selection wait.
 func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -169,7 +175,7 @@ func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 // collections that have one. Reads never depend on it.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	for _, c := range []*mongodriver.Collection{s.pending.coll, s.limits.coll, s.lockouts.coll, s.nonces.coll} {
+	for _, c := range s.expiring() {
 		n, err := s.deleteExpired(ctx, c, now)
 		total += n
 		if err != nil {
@@ -177,6 +183,11 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	return total, nil
+}
+
+// expiring lists the collections whose records expire (at expires_at).
+func (s *Store) expiring() []*mongodriver.Collection {
+	return []*mongodriver.Collection{s.pending.coll, s.limits.coll, s.lockouts.coll, s.nonces.coll, s.sessions.coll}
 }
 
 func (s *Store) deleteExpired(ctx context.Context, c *mongodriver.Collection, now time.Time) (int, error) {
