@@ -21,8 +21,7 @@ const (
 // (docs/api.md gives each with its message and status) and a metric's
 // outcome label. Each is a stable name that clients may read; the HTTP
 // adapter maps every error to one. Reasons that only the transport gives
-// (a body that is not JSON, an unknown path, a missing token) are the
-// HTTP adapter's own.
+// (a body that is not JSON, an unknown path) are the HTTP adapter's own.
 const (
 	ReasonInvalidPhone          = "invalid_phone"
 	ReasonUserExists            = "user_exists"
@@ -46,7 +45,8 @@ const (
 	ReasonAccountLocked         = "account_locked"
 	ReasonRateLimited           = "rate_limited"
 	ReasonUnavailable           = "unavailable"
-	ReasonUnauthorized          = "unauthorized" // ErrInvalidToken
+	ReasonTokenMissing          = "token_missing" // ErrTokenMissing
+	ReasonUnauthorized          = "unauthorized"  // ErrUnauthorized
 )
 
 // RequestOutcome is how one answered request ended, as the adapter that

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -13,14 +12,11 @@ import (
 
 // Authenticator verifies an access token and returns what it says. A
 // token it cannot vouch for (malformed, forged, expired, revoked) is
-// application.ErrInvalidToken, wrapped or not: 401 unauthorized. Any
-// other error is the verifier's own failure, answered as the error
-// table says (application.ErrUnavailable: 503).
+// application.ErrUnauthorized, wrapped or not, as the application's
+// AuthenticateHandler answers: 401 unauthorized. Any other error is the
+// verifier's own failure, answered as the error table says
+// (application.ErrUnavailable: 503).
 type Authenticator func(ctx context.Context, token string) (application.AccessClaims, error)
-
-// errTokenMissing is a request to an authenticated route that carries no
-// token.
-var errTokenMissing = errors.New("no access token")
 
 // headerToken is the header the origin backend's clients send their
 // token in, bare.
@@ -36,7 +32,7 @@ const ctxClaims = "claims"
 func (s *Server) requireToken(c *fiber.Ctx) error {
 	token := tokenOf(c)
 	if token == "" {
-		return errTokenMissing
+		return application.ErrTokenMissing
 	}
 	claims, err := s.authenticate(c.UserContext(), token)
 	if err != nil {

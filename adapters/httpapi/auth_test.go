@@ -21,7 +21,7 @@ import (
 const whoami = "/client/whoami"
 
 // fakeTokens accepts "good" (and "good-2") and says whose it is; any
-// other token is invalid, "expired" with a wrapped ErrInvalidToken, and
+// other token is refused, "expired" with a wrapped ErrUnauthorized, and
 // "down" is a verifier that cannot answer. It keeps every token it was
 // handed.
 type fakeTokens struct {
@@ -40,11 +40,11 @@ func (f *fakeTokens) authenticate(ctx context.Context, token string) (applicatio
 	case "good", "good-2":
 		return application.AccessClaims{UserID: "u-" + token, SessionID: "s1"}, nil
 	case "expired":
-		return application.AccessClaims{}, fmt.Errorf("token expired: %w", application.ErrInvalidToken)
+		return application.AccessClaims{}, fmt.Errorf("%w: token expired", application.ErrUnauthorized)
 	case "down":
 		return application.AccessClaims{}, application.ErrUnavailable
 	}
-	return application.AccessClaims{}, application.ErrInvalidToken
+	return application.AccessClaims{}, application.ErrUnauthorized
 }
 
 func (f *fakeTokens) tokens() []string {

@@ -54,7 +54,6 @@ const (
 	reasonBodyTooLarge        = "body_too_large"
 	reasonNotFound            = "not_found"
 	reasonMethodNotAllowed    = "method_not_allowed"
-	reasonTokenMissing        = "token_missing"
 	reasonInternal            = "internal_error"
 )
 
@@ -142,8 +141,8 @@ var common = []outcome{
 	{errUnsupportedEncoding, fiber.StatusUnsupportedMediaType, reasonUnsupportedEncoding, msgBadRequest, 0},
 	{domain.ErrInvalidPhone, fiber.StatusOK, application.ReasonInvalidPhone, msgInvalidPhone, 0},
 	{application.ErrUnavailable, fiber.StatusServiceUnavailable, application.ReasonUnavailable, msgUnavailable, 0},
-	{errTokenMissing, fiber.StatusUnauthorized, reasonTokenMissing, msgTokenMissing, 0},
-	{application.ErrInvalidToken, fiber.StatusUnauthorized, application.ReasonUnauthorized, msgUnauthorized, codeLogInAgain},
+	{application.ErrTokenMissing, fiber.StatusUnauthorized, application.ReasonTokenMissing, msgTokenMissing, 0},
+	{application.ErrUnauthorized, fiber.StatusUnauthorized, application.ReasonUnauthorized, msgUnauthorized, codeLogInAgain},
 }
 
 // mapError turns an error into the status and body of the wire contract.
