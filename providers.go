@@ -173,9 +173,11 @@ func provideEmbeddedEphemeral(cfg Config, log *zap.Logger) embeddedEphemeral {
 
 // The storage ports reach the use cases through the metrics' timing
 // decorators, in both injectors.
-func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users { return m.Users(s) }
+func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users {
+	return m.Users(s.Users())
+}
 func provideBoltPending(s *bolt.Store, m *metrics.Metrics) application.PendingRegistrations {
-	return m.PendingRegistrations(s)
+	return m.PendingRegistrations(s.PendingRegistrations())
 }
 func provideRateLimits(e embeddedEphemeral, m *metrics.Metrics) application.RateLimits {
 	return m.RateLimits(e.limits)

@@ -30,13 +30,16 @@ var (
 	sweepScan = 10_000
 )
 
-// Store is the bbolt-backed application.Users, application.PendingRegistrations
-// and application.Expirer (of expired pending registrations). It is safe for
-// concurrent use.
+// Store is one bbolt file and the repositories that share it: Users and
+// PendingRegistrations. Store itself sweeps expired records
+// (application.Expirer). It is safe for concurrent use.
 type Store struct {
 	db     *bbolt.DB
 	writes *groupCommit
 	log    *zap.Logger
+
+	users   *Users
+	pending *PendingRegistrations
 }
 
 // Open opens (creating if needed, with its directory) the store file at
@@ -74,7 +77,10 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		return nil, unavailable("create buckets", err)
 	}
 	log.Info("store opened", zap.String("path", path))
-	return &Store{db: db, writes: newGroupCommit(db), log: log}, nil
+	s := &Store{db: db, writes: newGroupCommit(db), log: log}
+	s.users = &Users{s: s}
+	s.pending = &PendingRegistrations{s: s}
+	return s, nil
 }
 
 // Close waits for running transactions and closes the file; the Store
@@ -87,6 +93,13 @@ func (s *Store) Close() error {
 	s.log.Info("store closed")
 	return nil
 }
+
+// Users returns the accounts repository (application.Users).
+func (s *Store) Users() *Users { return s.users }
+
+// PendingRegistrations returns the registrations-in-progress repository
+// (application.PendingRegistrations).
+func (s *Store) PendingRegistrations() *PendingRegistrations { return s.pending }
 
 // Ping reports whether the store can run a transaction, for readiness checks.
 func (s *Store) Ping(ctx context.Context) error {

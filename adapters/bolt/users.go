@@ -10,10 +10,14 @@ import (
 	"github.com/phoneauth/phoneauth/domain"
 )
 
+// Users stores accounts in the users bucket, keyed by the E.164 number,
+// with the email index beside it; it is the bbolt application.Users.
+type Users struct{ s *Store }
+
 // Create stores a new user, refusing a taken phone (domain.ErrUserExists,
 // checked first) or a taken email (domain.ErrEmailTaken) in the same
 // transaction as the insert, so concurrent creates cannot both win.
-func (s *Store) Create(ctx context.Context, u *domain.User) error {
+func (r *Users) Create(ctx context.Context, u *domain.User) error {
 	if err := ctx.Err(); err != nil {
 		return unavailable("create user", err)
 	}
@@ -26,7 +30,7 @@ func (s *Store) Create(ctx context.Context, u *domain.User) error {
 	}
 	phoneKey, emailKey := []byte(u.Phone().E164()), []byte(u.Email().String())
 	var refused error
-	err = s.writes.update(func(tx *bbolt.Tx) error {
+	err = r.s.writes.update(func(tx *bbolt.Tx) error {
 		// A refusal is an answer, not a failed transaction: returning it
 		// would roll back and re-run every other write in the batch.
 		refused = checkFree(tx, phoneKey, emailKey)
@@ -60,7 +64,7 @@ func putUser(tx *bbolt.Tx, phoneKey, emailKey, data []byte) error {
 
 // ByPhone returns the user registered under phone, or domain.ErrUserNotFound.
 // It is on every login, so it reads one key and parses no phone number.
-func (s *Store) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error) {
+func (r *Users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, unavailable("read user", err)
 	}
@@ -69,7 +73,7 @@ func (s *Store) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 		found     bool
 		decodeErr error
 	)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := r.s.db.View(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketUsers).Get([]byte(phone.E164()))
 		if v != nil {
 			// Decoding copies out of the mmap, which the transaction's
@@ -90,12 +94,12 @@ func (s *Store) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 }
 
 // Exists reports whether phone is registered.
-func (s *Store) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error) {
+func (r *Users) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, unavailable("look up user", err)
 	}
 	var found bool
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := r.s.db.View(func(tx *bbolt.Tx) error {
 		found = tx.Bucket(bucketUsers).Get([]byte(phone.E164())) != nil
 		return nil
 	})
