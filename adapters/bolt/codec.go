@@ -161,11 +161,6 @@ type pendingDoc struct {
 	ExpiresAt      time.Time `json:"expires_at"`
 }
 
-// expiryDoc is the part of a pendingDoc the sweeper needs.
-type expiryDoc struct {
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 func toDBPending(s domain.PendingRegistrationSnapshot) pendingDoc {
 	return pendingDoc{
 		Phone:          s.Phone.E164(),
