@@ -39,7 +39,7 @@ func (s *Store) BulkCreateUsers(ctx context.Context, users []*domain.User) error
 			if u.Phone().IsZero() || u.Email().IsZero() {
 				return fmt.Errorf("bolt: bulk create users: a user has no phone or email")
 			}
-			data, err := json.Marshal(toDBUser(u))
+			data, err := json.Marshal(toUserDoc(u))
 			if err != nil {
 				return fmt.Errorf("bolt: encode user: %w", err)
 			}

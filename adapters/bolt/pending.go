@@ -21,7 +21,7 @@ func (r *PendingRegistrations) Save(ctx context.Context, p *domain.PendingRegist
 	if err := ctx.Err(); err != nil {
 		return unavailable("save pending registration", err)
 	}
-	data, err := encodePendingDoc(toDBPending(p.Snapshot()))
+	data, err := encodePendingDoc(toPendingDoc(p))
 	if err != nil {
 		return fmt.Errorf("bolt: encode pending registration: %w", err)
 	}
@@ -62,7 +62,7 @@ func (r *PendingRegistrations) Get(ctx context.Context, phone domain.PhoneNumber
 	case !now.Before(doc.ExpiresAt):
 		return nil, domain.ErrNoPending
 	}
-	return fromDBPending(phone, doc)
+	return doc.toDomain(phone)
 }
 
 // Update applies fn to phone's live registration and stores the result in
@@ -118,7 +118,7 @@ func applyUpsert(stored []byte, phone domain.PhoneNumber, now time.Time, fn func
 			return nil, fmt.Errorf("bolt: decode pending registration %s: %w", phone.Masked(), err)
 		}
 		if now.Before(doc.ExpiresAt) {
-			reg, err := fromDBPending(phone, doc)
+			reg, err := doc.toDomain(phone)
 			if err != nil {
 				return nil, err
 			}
@@ -129,7 +129,7 @@ func applyUpsert(stored []byte, phone domain.PhoneNumber, now time.Time, fn func
 	if next.Phone() != phone {
 		return nil, fmt.Errorf("bolt: upsert of %s returned another number's registration", phone.Masked())
 	}
-	data, err := encodePendingDoc(toDBPending(next.Snapshot()))
+	data, err := encodePendingDoc(toPendingDoc(next))
 	if err != nil {
 		return nil, fmt.Errorf("bolt: encode pending registration: %w", err)
 	}
@@ -149,14 +149,14 @@ func applyUpdate(stored []byte, phone domain.PhoneNumber, now time.Time, fn func
 	if !now.Before(doc.ExpiresAt) {
 		return nil, domain.ErrNoPending
 	}
-	reg, err := fromDBPending(phone, doc)
+	reg, err := doc.toDomain(phone)
 	if err != nil {
 		return nil, err
 	}
 	if err := fn(reg); err != nil {
 		return nil, err
 	}
-	data, err := encodePendingDoc(toDBPending(reg.Snapshot()))
+	data, err := encodePendingDoc(toPendingDoc(reg))
 	if err != nil {
 		return nil, fmt.Errorf("bolt: encode pending registration: %w", err)
 	}

@@ -24,7 +24,7 @@ func (r *Users) Create(ctx context.Context, u *domain.User) error {
 	if u.Phone().IsZero() || u.Email().IsZero() {
 		return fmt.Errorf("bolt: create user: phone and email are required")
 	}
-	data, err := json.Marshal(toDBUser(u))
+	data, err := json.Marshal(toUserDoc(u))
 	if err != nil {
 		return fmt.Errorf("bolt: encode user: %w", err)
 	}
@@ -90,7 +90,7 @@ func (r *Users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 	case decodeErr != nil:
 		return nil, fmt.Errorf("bolt: decode user %s: %w", phone.Masked(), decodeErr)
 	}
-	return fromDBUser(phone, doc)
+	return doc.toDomain(phone)
 }
 
 // Exists reports whether phone is registered.
