@@ -97,7 +97,7 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 		"Create":          func() error { return s.Users().Create(ctx, u) },
 		"ByPhone":         func() error { _, err := s.Users().ByPhone(ctx, p); return err },
 		"Exists":          func() error { _, err := s.Users().Exists(ctx, p); return err },
-		"BulkCreateUsers": func() error { return s.BulkCreateUsers(ctx, []*domain.User{u}) },
+		"BulkCreateUsers": func() error { return bolt.NewBulkLoader(s).BulkCreateUsers(ctx, []*domain.User{u}) },
 		"Save": func() error {
 			return s.PendingRegistrations().Save(ctx, domain.NewPendingRegistration(p, []byte{1}, base, time.Hour))
 		},
@@ -120,35 +120,6 @@ func TestPing(t *testing.T) {
 	defer s.Close()
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
-	}
-}
-
-func TestBulkCreateUsers(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "phoneauth.db"))
-	defer s.Close()
-	ctx := t.Context()
-	users := makeUsers(t, 0, 1200)
-	if err := s.BulkCreateUsers(ctx, users); err != nil {
-		t.Fatalf("BulkCreateUsers: %v", err)
-	}
-	for _, i := range []int{0, 599, 1199} {
-		got, err := s.Users().ByPhone(ctx, users[i].Phone())
-		if err != nil || got.ID() != users[i].ID() || got.Email() != users[i].Email() {
-			t.Errorf("ByPhone(user %d) = %v, %v", i, got, err)
-		}
-	}
-	if err := s.Users().Create(ctx, users[7]); !errors.Is(err, domain.ErrUserExists) {
-		t.Errorf("Create of a bulk-loaded phone = %v, want domain.ErrUserExists", err)
-	}
-	other := domain.NewUser("x", phoneNumber(5000), users[7].Email(), nil, base)
-	if err := s.Users().Create(ctx, other); !errors.Is(err, domain.ErrEmailTaken) {
-		t.Errorf("Create with a bulk-loaded email = %v, want domain.ErrEmailTaken", err)
-	}
-	if err := s.BulkCreateUsers(ctx, []*domain.User{other, users[3]}); !errors.Is(err, domain.ErrUserExists) {
-		t.Errorf("BulkCreateUsers with a taken phone = %v, want domain.ErrUserExists", err)
-	}
-	if ok, _ := s.Users().Exists(ctx, other.Phone()); ok {
-		t.Errorf("a refused bulk transaction stored its other users")
 	}
 }
 
@@ -236,7 +207,7 @@ func BenchmarkByPhone(b *testing.B) {
 	s := open(b, path)
 	defer s.Close()
 	start := time.Now()
-	if err := s.BulkCreateUsers(b.Context(), users); err != nil {
+	if err := bolt.NewBulkLoader(s).BulkCreateUsers(b.Context(), users); err != nil {
 		b.Fatalf("BulkCreateUsers: %v", err)
 	}
 	if fi, err := os.Stat(path); err == nil {
