@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
@@ -42,7 +41,7 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 		return wrap("create index users.email", err)
 	}
 
-	for _, c := range []*mongodriver.Collection{s.pending.coll, s.limits.coll, s.lockouts.coll, s.nonces.coll} {
+	for _, c := range s.expiring() {
 		if err := s.ensureExpiryIndex(ctx, c); err != nil {
 			return err
 		}
@@ -75,9 +74,4 @@ func (s *Store) ensureExpiryIndex(ctx context.Context, c *mongodriver.Collection
 		return wrap(fmt.Sprintf("create index %s.expires_at", c.Name()), err)
 	}
 	return nil
-}
-
-// expiredBy matches records that have expired at now.
-func expiredBy(now time.Time) bson.D {
-	return bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}}
 }
