@@ -6,7 +6,10 @@ import (
 	"github.com/google/wire"
 	"go.uber.org/zap"
 
+	"github.com/phoneauth/phoneauth/adapters/bolt"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/adapters/memory"
+	"github.com/phoneauth/phoneauth/adapters/mongo"
 	"github.com/phoneauth/phoneauth/application"
 )
 
@@ -38,10 +41,12 @@ var appSet = wire.NewSet(
 // embeddedSet is the single-node store: bbolt for durable state, memory
 // for the ephemeral counters.
 var embeddedSet = wire.NewSet(
-	provideBolt,
+	provideBoltConfig,
+	bolt.ProviderSet,
 	provideBoltUsers,
 	provideBoltPending,
-	provideEmbeddedEphemeral,
+	provideMemoryConfig,
+	memory.ProviderSet,
 	provideRateLimits,
 	provideLockouts,
 	provideNonces,
@@ -56,7 +61,8 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 
 // mongoSet keeps all shared state in MongoDB, so instances are stateless.
 var mongoSet = wire.NewSet(
-	provideMongo,
+	provideMongoConfig,
+	mongo.ProviderSet,
 	provideMongoUsers,
 	provideMongoPending,
 	provideMongoRateLimits,

@@ -8,7 +8,10 @@ package phoneauth
 
 import (
 	"github.com/google/wire"
+	"github.com/phoneauth/phoneauth/adapters/bolt"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/adapters/memory"
+	"github.com/phoneauth/phoneauth/adapters/mongo"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
 )
@@ -21,15 +24,17 @@ import (
 
 // InitializeEmbedded wires the service on the embedded store under DATA_DIR.
 func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, func(), error) {
-	store, cleanup, err := provideBolt(cfg, log)
+	config := provideBoltConfig(cfg)
+	store, cleanup, err := bolt.ProvideStore(config, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	metrics := provideMetrics()
 	users := provideBoltUsers(store, metrics)
 	pendingRegistrations := provideBoltPending(store, metrics)
-	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, log)
-	rateLimits := provideRateLimits(phoneauthEmbeddedEphemeral, metrics)
+	memoryConfig := provideMemoryConfig(cfg)
+	rateLimits := memory.ProvideRateLimits(memoryConfig, log)
+	applicationRateLimits := provideRateLimits(rateLimits, metrics)
 	codeHasher, err := provideCodeHasher(cfg)
 	if err != nil {
 		cleanup()
@@ -46,33 +51,35 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 		cleanup()
 		return nil, nil, err
 	}
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, applicationRateLimits, codeHasher, smsSender, clock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, applicationRateLimits, alarms, clock, policy)
 	vault, err := provideVault(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
-	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metrics)
-	nonces := provideNonces(phoneauthEmbeddedEphemeral, metrics)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, applicationRateLimits, clock, policy)
+	lockouts := memory.ProvideLockouts(memoryConfig, log)
+	applicationLockouts := provideLockouts(lockouts, metrics)
+	nonces := memory.ProvideNonces(memoryConfig, log)
+	applicationNonces := provideNonces(nonces, metrics)
 	tokenIssuer, err := provideTokenIssuer(cfg)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg, metrics)
+	httpapiConfig, err := provideHTTPConfig(cfg, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	readiness := provideBoltReadiness(store)
-	server := provideHTTP(app, config, readiness, log)
-	sweeper := provideEmbeddedSweeper(cfg, clock, store, phoneauthEmbeddedEphemeral, log)
+	server := provideHTTP(app, httpapiConfig, readiness, log)
+	sweeper := provideEmbeddedSweeper(cfg, clock, store, rateLimits, lockouts, nonces, log)
 	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
 		cleanup()
@@ -81,7 +88,8 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 
 // InitializeMongo wires the service on the MongoDB at MONGO_URI.
 func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func(), error) {
-	store, cleanup, err := provideMongo(cfg, log)
+	config := provideMongoConfig(cfg)
+	store, cleanup, err := mongo.ProvideStore(config, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -124,13 +132,13 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	}
 	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	config, err := provideHTTPConfig(cfg, metrics)
+	httpapiConfig, err := provideHTTPConfig(cfg, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	readiness := provideMongoReadiness(store)
-	server := provideHTTP(app, config, readiness, log)
+	server := provideHTTP(app, httpapiConfig, readiness, log)
 	sweeper := provideMongoSweeper(cfg, clock, store, log)
 	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
@@ -156,11 +164,9 @@ var appSet = wire.NewSet(
 // embeddedSet is the single-node store: bbolt for durable state, memory
 // for the ephemeral counters.
 var embeddedSet = wire.NewSet(
-	provideBolt,
-	provideBoltUsers,
+	provideBoltConfig, bolt.ProviderSet, provideBoltUsers,
 	provideBoltPending,
-	provideEmbeddedEphemeral,
-	provideRateLimits,
+	provideMemoryConfig, memory.ProviderSet, provideRateLimits,
 	provideLockouts,
 	provideNonces,
 	provideEmbeddedSweeper,
@@ -169,8 +175,7 @@ var embeddedSet = wire.NewSet(
 
 // mongoSet keeps all shared state in MongoDB, so instances are stateless.
 var mongoSet = wire.NewSet(
-	provideMongo,
-	provideMongoUsers,
+	provideMongoConfig, mongo.ProviderSet, provideMongoUsers,
 	provideMongoPending,
 	provideMongoRateLimits,
 	provideMongoLockouts,
