@@ -39,7 +39,7 @@ lint:
 vulncheck: vulndb
 	$(GO) tool govulncheck -db file://$(abspath $(VULNDB_DIR))/$$(cat $(VULNDB_DIR)/current) ./...
 
-## vulndb: the Go vulnerability database as files, built from the golang.org/x/vulndb module (its OSV reports, indexed by its own cmd/indexdb) fetched through the module proxy: vuln.go.dev need not be reachable. VULNDB_VERSION=latest follows the advisories as they are published; set a pseudo-version to pin them
+## vulndb: the Go vulnerability database as files, built from the golang.org/x/vulndb module (its OSV reports, indexed by its own golang.org/x/vulndb/cmd/indexdb) fetched through the module proxy: vuln.go.dev need not be reachable. VULNDB_VERSION=latest follows the advisories as they are published; set a pseudo-version to pin them
 VULNDB_VERSION ?= latest
 VULNDB_DIR ?= bin/vulndb
 vulndb:
@@ -60,7 +60,8 @@ vulndb:
 # failure when the time runs out while a worker is busy, on a loaded machine.
 FUZZTIME ?= 60000x
 FUZZ_TARGETS = ./adapters/http:FuzzDecodeFields ./domain:FuzzParsePhoneNumber ./domain:FuzzParseEmail \
-	./adapters/crypto:FuzzTokenParse ./domain:FuzzMaskDigitRuns
+	./adapters/crypto:FuzzTokenParse ./adapters/crypto:FuzzParseAccess ./adapters/crypto:FuzzParseRefresh \
+	./domain:FuzzMaskDigitRuns
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "== fuzz $$fn ($$pkg, $(FUZZTIME))"; \

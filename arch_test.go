@@ -9,20 +9,33 @@ import (
 const module = "github.com/phoneauth/phoneauth"
 
 // TestImportsPointInward keeps the hexagon: domain ← application ←
-// adapters ← the root wiring ← cmd. It reads the real import graph with
-// `go list`, so a new file cannot slip past it.
+// adapters ← the root wiring ← cmd, and keeps each adapter to itself: an
+// adapter (adapters/<name> and the folders under it) imports no other
+// adapter, so that each can be replaced, tested and wired alone; only the
+// root wiring knows them all. It reads the real import graph with
+// `go list`, so a new file cannot slip past it. Tests' own imports are
+// not checked (.Imports leaves them out): a test may use another
+// adapter, or the shared store contract suite, as a helper.
 func TestImportsPointInward(t *testing.T) {
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}{{range .Imports}} {{.}}{{end}}`, "./...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
+	stale := map[string]bool{}
+	for edge := range awaitingMergeImports {
+		stale[edge] = true
+	}
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		fields := strings.Fields(line)
 		pkg, imports := fields[0], fields[1:]
-		layer := layerOf(pkg)
 		for _, imp := range imports {
-			if why := forbidden(layer, imp); why != "" {
+			why := forbidden(pkg, imp)
+			if awaitingMergeImports[pkg+" "+imp] {
+				delete(stale, pkg+" "+imp)
+				continue
+			}
+			if why != "" {
 				t.Errorf("%s imports %s: %s", pkg, imp, why)
 			}
 		}
@@ -31,6 +44,19 @@ func TestImportsPointInward(t *testing.T) {
 	if checked < 5 {
 		t.Fatalf("only %d packages listed", checked)
 	}
+	for edge := range stale {
+		t.Errorf("awaitingMergeImports lists %s, which is no longer an import: delete the entry (and the list once empty)", edge)
+	}
+}
+
+// awaitingMergeImports are the imports between adapters that exist today and
+// that another branch of issue 11 removes (the metrics adapter takes the
+// names it needs from application instead of from the HTTP and SMS
+// adapters): tolerated until it merges. The test fails when one of them
+// is gone, so that the list is emptied rather than kept.
+var awaitingMergeImports = map[string]bool{
+	module + "/adapters/metrics " + module + "/adapters/http":         true,
+	module + "/adapters/metrics " + module + "/adapters/sms/failover": true,
 }
 
 func layerOf(pkg string) string {
@@ -50,8 +76,21 @@ func layerOf(pkg string) string {
 	return "test"
 }
 
-// forbidden says why layer may not import imp, or "" if it may.
-func forbidden(layer, imp string) string {
+// adapterOf names the adapter a package of the adapters layer belongs
+// to: adapters/sms/internal/smshttp belongs to adapters/sms.
+func adapterOf(pkg string) string {
+	rel := strings.TrimPrefix(pkg, module+"/adapters/")
+	name, _, _ := strings.Cut(rel, "/")
+	return name
+}
+
+// sharedTestHelpers are the packages of the adapters layer that exist for
+// other adapters' tests: the store contract suite every store runs.
+var sharedTestHelpers = map[string]bool{module + "/adapters/storetest": true}
+
+// forbidden says why pkg may not import imp, or "" if it may.
+func forbidden(pkg, imp string) string {
+	layer := layerOf(pkg)
 	std := !strings.Contains(strings.SplitN(imp, "/", 2)[0], ".")
 	own := strings.HasPrefix(imp, module)
 	target := layerOf(imp)
@@ -70,6 +109,9 @@ func forbidden(layer, imp string) string {
 		if own && (target == "root" || target == "cmd" || target == "test") {
 			return "adapters must not import the wiring, commands or tests"
 		}
+		if own && target == "adapters" && adapterOf(imp) != adapterOf(pkg) && !sharedTestHelpers[imp] {
+			return "an adapter must not import another adapter (only the root wiring joins them): share the type through application or domain"
+		}
 	case "root":
 		if own && target == "cmd" {
 			return "the wiring must not import a command"
@@ -81,15 +123,22 @@ func forbidden(layer, imp string) string {
 // TestForbiddenRuleBites proves the checker rejects what it should, so a
 // silent pass above means something.
 func TestForbiddenRuleBites(t *testing.T) {
+	a := module + "/adapters/"
 	bad := [][2]string{
-		{"domain", "github.com/gofiber/fiber/v2"},
-		{"domain", module + "/application"},
-		{"application", "go.etcd.io/bbolt"},
-		{"application", "go.mongodb.org/mongo-driver/v2/mongo"},
-		{"application", module + "/adapters/bolt"},
-		{"application", "go.uber.org/zap"},
-		{"adapters", module},
-		{"root", module + "/cmd/server"},
+		{module + "/domain", "github.com/gofiber/fiber/v2"},
+		{module + "/domain", module + "/application"},
+		{module + "/application", "go.etcd.io/bbolt"},
+		{module + "/application", "go.mongodb.org/mongo-driver/v2/mongo"},
+		{module + "/application", a + "bolt"},
+		{module + "/application/apptest", a + "memory"},
+		{module + "/application", "go.uber.org/zap"},
+		{a + "bolt", module},
+		{a + "metrics", a + "http"},
+		{a + "metrics", a + "sms/failover"},
+		{a + "sms/cloopen", a + "http"},
+		{a + "storetest", a + "memory"},
+		{a + "mongo", module + "/test/mongotest"},
+		{module, module + "/cmd/server"},
 	}
 	for _, b := range bad {
 		if forbidden(b[0], b[1]) == "" {
@@ -97,9 +146,12 @@ func TestForbiddenRuleBites(t *testing.T) {
 		}
 	}
 	good := [][2]string{
-		{"domain", "strings"}, {"domain", "github.com/nyaruka/phonenumbers"},
-		{"application", module + "/domain"}, {"adapters", "github.com/gofiber/fiber/v2"},
-		{"adapters", module + "/application"}, {"cmd", module},
+		{module + "/domain", "strings"}, {module + "/domain", "github.com/nyaruka/phonenumbers"},
+		{module + "/application", module + "/domain"}, {a + "http", "github.com/gofiber/fiber/v2"},
+		{a + "http", module + "/application"}, {module + "/cmd/server", module},
+		{a + "sms", a + "sms/failover"}, {a + "sms/cloopen", a + "sms/internal/smshttp"},
+		{a + "sms/internal/smstest", a + "sms/internal/fakevendor"},
+		{a + "bolt", a + "storetest"}, {module, a + "bolt"}, {module + "/test", a + "sms/capture"},
 	}
 	for _, g := range good {
 		if why := forbidden(g[0], g[1]); why != "" {

@@ -18,50 +18,50 @@ import (
 	"github.com/joho/godotenv"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/adapters/sms"
 	"github.com/phoneauth/phoneauth/domain"
 )
 
-// Config is SPEC §4, read from the environment (and a .env file if one
-// exists). Secrets are never printed: Config has no String method that
+// Config is the service's configuration (docs/api.md, Configuration;
+// the README's table lists every variable), read from the environment (and
+// a .env file if one exists). Secrets are never printed: Config has no String method that
 // would show them, and errors name variables, not values of secrets.
 type Config struct {
-	HTTPAddr        string        `env:"HTTP_ADDR" envDefault:":8080"`
-	MetricsAddr     string        `env:"METRICS_ADDR"`
-	MongoURI        string        `env:"MONGO_URI"`
-	MongoDatabase   string        `env:"MONGO_DATABASE" envDefault:"phoneauth"`
-	MongoTimeout    time.Duration `env:"MONGO_TIMEOUT" envDefault:"5s"`
-	DataDir         string        `env:"DATA_DIR" envDefault:"./data"`
-	LogLevel        zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"json"`
-	PasswordKey     string        `env:"PASSWORD_KEY"`
-	PasswordOldKeys []string      `env:"PASSWORD_OLD_KEYS" envSeparator:","`
-	TokenKey        string        `env:"TOKEN_KEY"`
-	CodeHMACKey     string        `env:"CODE_HMAC_KEY"`
+	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:":8080"`
+	MetricsAddr   string        `env:"METRICS_ADDR"`
+	MongoURI      string        `env:"MONGO_URI"`
+	MongoDatabase string        `env:"MONGO_DATABASE" envDefault:"phoneauth"`
+	MongoTimeout  time.Duration `env:"MONGO_TIMEOUT" envDefault:"5s"`
+	DataDir       string        `env:"DATA_DIR" envDefault:"./data"`
+	LogLevel      zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat     string        `env:"LOG_FORMAT" envDefault:"json"`
 
 	SMS sms.Config
 
-	SMSCodeTTL             time.Duration `env:"SMS_CODE_TTL" envDefault:"5m"`
-	SMSResendInterval      time.Duration `env:"SMS_RESEND_INTERVAL" envDefault:"60s"`
-	SMSDailyLimitPerPhone  int           `env:"SMS_DAILY_LIMIT_PER_PHONE" envDefault:"10"`
-	SMSHourlyLimitPerIP    int           `env:"SMS_HOURLY_LIMIT_PER_IP" envDefault:"20"`
-	SMSHourlyLimitGlobal   int           `env:"SMS_HOURLY_LIMIT_GLOBAL" envDefault:"1000"`
-	SMSAllowedCountryCodes []string      `env:"SMS_ALLOWED_COUNTRY_CODES" envSeparator:"," envDefault:"86"`
-	CodeMaxAttempts        int           `env:"CODE_MAX_ATTEMPTS" envDefault:"5"`
-	RegistrationTTL        time.Duration `env:"REGISTRATION_TTL" envDefault:"30m"`
-	PasswordMinLength      int           `env:"PASSWORD_MIN_LENGTH" envDefault:"8"`
-	PasswordMaxLength      int           `env:"PASSWORD_MAX_LENGTH" envDefault:"64"`
-	LoginTimeWindow        time.Duration `env:"LOGIN_TIME_WINDOW" envDefault:"300s"`
-	LoginMaxFailures       int           `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
-	LoginLockout           time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
+	SMSCodeTTL             time.Duration           `env:"SMS_CODE_TTL" envDefault:"5m"`
+	SMSResendInterval      time.Duration           `env:"SMS_RESEND_INTERVAL" envDefault:"60s"`
+	SMSDailyLimitPerPhone  int                     `env:"SMS_DAILY_LIMIT_PER_PHONE" envDefault:"10"`
+	SMSHourlyLimitPerIP    int                     `env:"SMS_HOURLY_LIMIT_PER_IP" envDefault:"20"`
+	SMSHourlyLimitGlobal   int                     `env:"SMS_HOURLY_LIMIT_GLOBAL" envDefault:"1000"`
+	SMSAllowedCountryCodes domain.CountryAllowList `env:"SMS_ALLOWED_COUNTRY_CODES" envDefault:"86"`
+	CodeMaxAttempts        int                     `env:"CODE_MAX_ATTEMPTS" envDefault:"5"`
+	RegistrationTTL        time.Duration           `env:"REGISTRATION_TTL" envDefault:"30m"`
+	PasswordMinLength      int                     `env:"PASSWORD_MIN_LENGTH" envDefault:"8"`
+	PasswordMaxLength      int                     `env:"PASSWORD_MAX_LENGTH" envDefault:"64"`
+	LoginTimeWindow        time.Duration           `env:"LOGIN_TIME_WINDOW" envDefault:"300s"`
+	LoginMaxFailures       int                     `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
+	LoginLockout           time.Duration           `env:"LOGIN_LOCKOUT" envDefault:"15m"`
 	// The failure limits and the cap on successful logins; 0 switches
 	// each off (docs/limits.md).
-	FailuresHourlyPerIP        int           `env:"FAILURES_HOURLY_PER_IP" envDefault:"50"`
-	CodeDailyFailuresPerPhone  int           `env:"CODE_DAILY_FAILURES_PER_PHONE" envDefault:"10"`
-	CodeHourlyFailuresGlobal   int           `env:"CODE_HOURLY_FAILURES_GLOBAL" envDefault:"2000"`
-	LoginHourlyLimitPerAccount int           `env:"LOGIN_HOURLY_LIMIT_PER_ACCOUNT" envDefault:"60"`
-	TokenTTL                   time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
-	TrustedProxies             []string      `env:"TRUSTED_PROXIES" envSeparator:","`
+	FailuresHourlyPerIP        int `env:"FAILURES_HOURLY_PER_IP" envDefault:"50"`
+	CodeDailyFailuresPerPhone  int `env:"CODE_DAILY_FAILURES_PER_PHONE" envDefault:"10"`
+	CodeHourlyFailuresGlobal   int `env:"CODE_HOURLY_FAILURES_GLOBAL" envDefault:"2000"`
+	LoginHourlyLimitPerAccount int `env:"LOGIN_HOURLY_LIMIT_PER_ACCOUNT" envDefault:"60"`
+	// Keys: PASSWORD_KEY, PASSWORD_OLD_KEYS, TOKEN_KEY, CODE_HMAC_KEY and
+	// TOKEN_TTL, for the cryptography adapter.
+	Keys           crypto.Config
+	TrustedProxies NetworkList `env:"TRUSTED_PROXIES"`
 	// RegistrationBinding says who may continue a verified registration:
 	// network, token or off (docs/registration-binding.md).
 	RegistrationBinding domain.RegistrationBinding `env:"REGISTRATION_BINDING" envDefault:"network"`
@@ -93,7 +93,12 @@ func LoadConfig() (Config, error) {
 func ParseConfig(vars map[string]string) (Config, error) {
 	var cfg Config
 	if err := env.ParseWithOptions(&cfg, env.Options{Environment: vars}); err != nil {
-		return Config{}, nameVariables(err, vars)
+		named, selfCheckedOnly := nameVariables(err, vars)
+		if !selfCheckedOnly {
+			return Config{}, named
+		}
+		// Validate reads nothing that failed: let it name the rest too.
+		return Config{}, errors.Join(named, cfg.Validate())
 	}
 	return cfg, cfg.Validate()
 }
@@ -105,7 +110,7 @@ func (c Config) Validate() error {
 	positive := map[string]time.Duration{
 		"SMS_CODE_TTL": c.SMSCodeTTL, "SMS_RESEND_INTERVAL": c.SMSResendInterval,
 		"REGISTRATION_TTL": c.RegistrationTTL, "LOGIN_TIME_WINDOW": c.LoginTimeWindow,
-		"LOGIN_LOCKOUT": c.LoginLockout, "TOKEN_TTL": c.TokenTTL, "MONGO_TIMEOUT": c.MongoTimeout,
+		"LOGIN_LOCKOUT": c.LoginLockout, "TOKEN_TTL": c.Keys.TokenTTL, "MONGO_TIMEOUT": c.MongoTimeout,
 		"HTTP_READ_TIMEOUT": c.HTTPReadTimeout, "HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout,
 		"HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
 		"SWEEP_INTERVAL": c.SweepInterval,
@@ -147,26 +152,17 @@ func (c Config) Validate() error {
 	if c.LoginNonceCapacity < 1000 {
 		bad("LOGIN_NONCE_CAPACITY", "must be at least 1000")
 	}
-	if namesNothing(c.SMSAllowedCountryCodes) {
-		// Once this meant "every country": refuse it rather than guess.
-		bad("SMS_ALLOWED_COUNTRY_CODES", "names no calling code: want calling codes such as 86,852, or * for all")
-	} else if _, err := domain.NewCountryAllowList(c.SMSAllowedCountryCodes); err != nil {
-		bad("SMS_ALLOWED_COUNTRY_CODES", "want calling codes such as 86,852 or *")
-	}
 	if c.MongoURI != "" {
 		// Instances sharing a database must share these keys: a key
 		// generated per instance would make one instance's codes,
 		// passwords and tokens unreadable by the others.
 		for _, k := range []struct{ name, value string }{
-			{"PASSWORD_KEY", c.PasswordKey}, {"TOKEN_KEY", c.TokenKey}, {"CODE_HMAC_KEY", c.CodeHMACKey},
+			{"PASSWORD_KEY", c.Keys.PasswordKey}, {"TOKEN_KEY", c.Keys.TokenKey}, {"CODE_HMAC_KEY", c.Keys.CodeHMACKey},
 		} {
 			if strings.TrimSpace(k.value) == "" {
 				bad(k.name, "required with MONGO_URI (every instance must use the same key; generate one with openssl rand -base64 32)")
 			}
 		}
-	}
-	if _, err := c.trustedProxies(); err != nil {
-		errs = append(errs, err)
 	}
 	switch c.LogFormat {
 	case "json", "console":
@@ -185,23 +181,16 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// namesNothing reports whether a comma-separated list holds only blanks
-// (and "+", which the allow-list strips).
-func namesNothing(list []string) bool {
-	for _, s := range list {
-		if strings.TrimPrefix(strings.TrimSpace(s), "+") != "" {
-			return false
-		}
-	}
-	return true
-}
+// NetworkList is TRUSTED_PROXIES: CIDRs, or single addresses, separated
+// by commas, parsed once at load. An IPv4-mapped IPv6 entry
+// (::ffff:10.0.0.0/104) is its IPv4 network, as the HTTP edge compares
+// IPv4 clients in IPv4 form.
+type NetworkList []netip.Prefix
 
-// trustedProxies parses TRUSTED_PROXIES: CIDRs, or single addresses,
-// once at start. An IPv4-mapped IPv6 entry (::ffff:10.0.0.0/104) is its
-// IPv4 network, as the HTTP edge compares IPv4 clients in IPv4 form.
-func (c Config) trustedProxies() ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, s := range c.TrustedProxies {
+// UnmarshalText reads the list; blank entries are skipped.
+func (l *NetworkList) UnmarshalText(text []byte) error {
+	var out NetworkList
+	for _, s := range strings.Split(string(text), ",") {
 		s = strings.TrimSpace(s)
 		if s == "" {
 			continue
@@ -210,7 +199,7 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 		if err != nil {
 			a, aerr := netip.ParseAddr(s)
 			if aerr != nil {
-				return nil, fmt.Errorf("TRUSTED_PROXIES: %q is neither a CIDR nor an address", s)
+				return fmt.Errorf("%q is neither a CIDR nor an address", s)
 			}
 			p = netip.PrefixFrom(a, a.BitLen())
 		}
@@ -219,23 +208,37 @@ func (c Config) trustedProxies() ([]netip.Prefix, error) {
 		}
 		out = append(out, p.Masked())
 	}
-	return out, nil
+	*l = out
+	return nil
+}
+
+// selfChecked holds the configuration types that check themselves in
+// full when parsed, and that Validate therefore never reads: their
+// refusals say what is wrong in their own words ("NAME: why", the others'
+// "NAME: invalid value: why"), and Validate still runs when only they
+// were refused.
+var selfChecked = map[reflect.Type]bool{
+	reflect.TypeFor[domain.CountryAllowList](): true,
+	reflect.TypeFor[NetworkList]():             true,
 }
 
 // nameVariables rewrites caarlos0/env's parse errors, which name the Go
-// field, so that they name the environment variable the operator set.
-func nameVariables(err error, vars map[string]string) error {
+// field, so that they name the environment variable the operator set. It
+// also reports whether every error came from a selfChecked type.
+func nameVariables(err error, vars map[string]string) (named error, selfCheckedOnly bool) {
 	keys := map[string][]string{}
 	collectKeys(reflect.TypeOf(Config{}), "", keys)
 	var agg env.AggregateError
 	if !errors.As(err, &agg) {
-		return err
+		return err, false
 	}
+	selfCheckedOnly = true
 	out := make([]error, 0, len(agg.Errors))
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if !errors.As(e, &pe) {
 			out = append(out, e)
+			selfCheckedOnly = false
 			continue
 		}
 		name := strings.Join(keys[pe.Name], " or ")
@@ -245,9 +248,14 @@ func nameVariables(err error, vars map[string]string) error {
 				break
 			}
 		}
+		if selfChecked[pe.Type] {
+			out = append(out, fmt.Errorf("%s: %w", name, pe.Err))
+			continue
+		}
 		out = append(out, fmt.Errorf("%s: invalid value: %w", name, pe.Err))
+		selfCheckedOnly = false
 	}
-	return errors.Join(out...)
+	return errors.Join(out...), selfCheckedOnly
 }
 
 func collectKeys(t reflect.Type, prefix string, keys map[string][]string) {

@@ -9,7 +9,9 @@ import (
 	"github.com/phoneauth/phoneauth"
 )
 
-func TestConfigDefaultsAreSPEC(t *testing.T) {
+// TestConfigDefaults: the defaults are those docs/api.md (Configuration)
+// and the README's table give.
+func TestConfigDefaults(t *testing.T) {
 	cfg, err := phoneauth.ParseConfig(map[string]string{})
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +30,7 @@ func TestConfigDefaultsAreSPEC(t *testing.T) {
 		{"SMS_DAILY_LIMIT_PER_PHONE", cfg.SMSDailyLimitPerPhone, 10},
 		{"SMS_HOURLY_LIMIT_PER_IP", cfg.SMSHourlyLimitPerIP, 20},
 		{"SMS_HOURLY_LIMIT_GLOBAL", cfg.SMSHourlyLimitGlobal, 1000},
-		{"SMS_ALLOWED_COUNTRY_CODES", strings.Join(cfg.SMSAllowedCountryCodes, ","), "86"},
+		{"SMS_ALLOWED_COUNTRY_CODES", cfg.SMSAllowedCountryCodes.String(), "86"},
 		{"CODE_MAX_ATTEMPTS", cfg.CodeMaxAttempts, 5},
 		{"REGISTRATION_TTL", cfg.RegistrationTTL, 30 * time.Minute},
 		{"PASSWORD_MIN_LENGTH", cfg.PasswordMinLength, 8},
@@ -41,7 +43,7 @@ func TestConfigDefaultsAreSPEC(t *testing.T) {
 		{"CODE_DAILY_FAILURES_PER_PHONE", cfg.CodeDailyFailuresPerPhone, 10},
 		{"CODE_HOURLY_FAILURES_GLOBAL", cfg.CodeHourlyFailuresGlobal, 2000},
 		{"MEMORY_MAX_ENTRIES", cfg.MemoryMaxEntries, 1000000},
-		{"TOKEN_TTL", cfg.TokenTTL, 168 * time.Hour},
+		{"TOKEN_TTL", cfg.Keys.TokenTTL, 168 * time.Hour},
 		{"LOG_LEVEL", cfg.LogLevel.String(), "info"},
 		{"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout, 15 * time.Second},
 		{"REGISTRATION_BINDING", cfg.RegistrationBinding.String(), "network"},
@@ -165,6 +167,36 @@ func TestCountryListNamingNoCodeIsRefused(t *testing.T) {
 	for _, v := range []string{"86", "*", "86, 852", "+1,", " * "} {
 		if _, err := phoneauth.ParseConfig(map[string]string{"SMS_ALLOWED_COUNTRY_CODES": v}); err != nil {
 			t.Errorf("SMS_ALLOWED_COUNTRY_CODES=%q refused: %v", v, err)
+		}
+	}
+}
+
+// TestParsedListsAreRefusedInTheirOwnWords: the lists parsed at load say
+// what is wrong in the words the operator has always seen, after the
+// variable's name and nothing else.
+func TestParsedListsAreRefusedInTheirOwnWords(t *testing.T) {
+	for vars, want := range map[[2]string]string{
+		{"SMS_ALLOWED_COUNTRY_CODES", " , "}:      "SMS_ALLOWED_COUNTRY_CODES: names no calling code: want calling codes such as 86,852, or * for all",
+		{"SMS_ALLOWED_COUNTRY_CODES", "86,china"}: "SMS_ALLOWED_COUNTRY_CODES: want calling codes such as 86,852 or *",
+		{"TRUSTED_PROXIES", "10.0.0.0/8,a:80"}:    `TRUSTED_PROXIES: "a:80" is neither a CIDR nor an address`,
+	} {
+		_, err := phoneauth.ParseConfig(map[string]string{vars[0]: vars[1]})
+		if err == nil || err.Error() != want {
+			t.Errorf("%s=%q: error %v, want %q", vars[0], vars[1], err, want)
+		}
+	}
+}
+
+// TestRefusedListStillLetsTheRestBeChecked: a list refused at load leaves
+// nothing for the other checks to trip on, so one refusal still names every
+// variable at fault.
+func TestRefusedListStillLetsTheRestBeChecked(t *testing.T) {
+	_, err := phoneauth.ParseConfig(map[string]string{
+		"SMS_ALLOWED_COUNTRY_CODES": "86,china", "TRUSTED_PROXIES": "x", "LOG_FORMAT": "xml", "MONGO_URI": "mongodb://db:27017",
+	})
+	for _, name := range []string{"SMS_ALLOWED_COUNTRY_CODES", "TRUSTED_PROXIES", "LOG_FORMAT", "PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"} {
+		if err == nil || !strings.Contains(err.Error(), name+": ") {
+			t.Errorf("error %v does not name %s", err, name)
 		}
 	}
 }

@@ -2,8 +2,8 @@ package phoneauth
 
 import _ "embed"
 
-// OpenAPIDocument is api/openapi.yaml: the wire contract of SPEC §2 (and
-// the operational endpoints) as OpenAPI 3.1. The service serves it at
+// OpenAPIDocument is api/openapi.yaml: the wire contract docs/api.md
+// describes (and the operational endpoints) as OpenAPI 3.1. The service serves it at
 // GET /openapi.yaml; the end-to-end tests check every answer against it.
 //
 //go:embed api/openapi.yaml

@@ -1,7 +1,6 @@
 package phoneauth
 
 import (
-	"fmt"
 	"path/filepath"
 	"time"
 
@@ -26,38 +25,31 @@ type Overrides struct {
 	Clock application.Clock
 }
 
-func provideClock(o Overrides) application.Clock {
+// provideClock is the one clock of the service: the wall clock, unless
+// the caller handed in another.
+func provideClock(o Overrides, wall clock.System) application.Clock {
 	if o.Clock != nil {
 		return o.Clock
 	}
-	return clock.New()
+	return wall
 }
 
-// provideSMS is the one line that picks the SMS vendor(s) from SMS_PROVIDER.
-// Every vendor attempt is counted in the metrics.
-func provideSMS(cfg Config, log *zap.Logger, o Overrides, m *metrics.Metrics) (application.SMSSender, error) {
-	if o.SMS != nil {
-		return o.SMS, nil
-	}
-	return sms.NewWithObserver(cfg.SMS, log.Named("sms"), m)
-}
+// provideSMSPreset hands the SMS adapter the sender the caller chose, if
+// any, to use instead of the vendors SMS_PROVIDER names.
+func provideSMSPreset(o Overrides) sms.Preset { return sms.Preset{Sender: o.SMS} }
 
 // provideMetrics is the process's Prometheus registry (never the global
 // one: tests and the benchmark build several services in one process).
 func provideMetrics() *metrics.Metrics { return metrics.New() }
 
-func providePolicy(cfg Config) (application.Policy, error) {
-	allow, err := domain.NewCountryAllowList(cfg.SMSAllowedCountryCodes)
-	if err != nil {
-		return application.Policy{}, fmt.Errorf("SMS_ALLOWED_COUNTRY_CODES: %w", err)
-	}
+func providePolicy(cfg Config) application.Policy {
 	return application.Policy{
 		CodeTTL:            cfg.SMSCodeTTL,
 		ResendInterval:     cfg.SMSResendInterval,
 		DailyLimitPerPhone: cfg.SMSDailyLimitPerPhone,
 		HourlyLimitPerIP:   cfg.SMSHourlyLimitPerIP,
 		HourlyLimitGlobal:  cfg.SMSHourlyLimitGlobal,
-		AllowedCountries:   allow,
+		AllowedCountries:   cfg.SMSAllowedCountryCodes,
 		CodeMaxAttempts:    cfg.CodeMaxAttempts,
 		RegistrationTTL:    cfg.RegistrationTTL,
 		Password:           domain.PasswordPolicy{MinLength: cfg.PasswordMinLength, MaxLength: cfg.PasswordMaxLength},
@@ -70,7 +62,7 @@ func providePolicy(cfg Config) (application.Policy, error) {
 		CodeDailyFailuresPerPhone:  cfg.CodeDailyFailuresPerPhone,
 		CodeHourlyFailuresGlobal:   cfg.CodeHourlyFailuresGlobal,
 		LoginHourlyLimitPerAccount: cfg.LoginHourlyLimitPerAccount,
-	}, nil
+	}
 }
 
 // provideAlarms logs what needs an operator at ERROR, once per event.
@@ -83,47 +75,14 @@ func (a logAlarms) CodeFailuresBudgetSpent(budget int, until time.Time) {
 		zap.Int("budget", budget), zap.Time("until", until))
 }
 
-func provideVault(cfg Config) (*crypto.Vault, error) {
-	current, err := crypto.LoadOrCreateKey("PASSWORD_KEY", cfg.PasswordKey, cfg.DataDir, "password.key")
-	if err != nil {
-		return nil, err
-	}
-	var old [][]byte
-	for _, k := range cfg.PasswordOldKeys {
-		key, err := crypto.DecodeKey("PASSWORD_OLD_KEYS", k, crypto.KeySize)
-		if err != nil {
-			return nil, err
-		}
-		old = append(old, key)
-	}
-	return crypto.NewVault(current, old...)
-}
-
-func provideCodeHasher(cfg Config) (*crypto.CodeHasher, error) {
-	key, err := crypto.LoadOrCreateKey("CODE_HMAC_KEY", cfg.CodeHMACKey, cfg.DataDir, "code_hmac.key")
-	if err != nil {
-		return nil, err
-	}
-	return crypto.NewCodeHasher(key), nil
-}
-
-func provideTokenIssuer(cfg Config) (*crypto.TokenIssuer, error) {
-	key, err := crypto.LoadOrCreateKey("TOKEN_KEY", cfg.TokenKey, cfg.DataDir, "token.key")
-	if err != nil {
-		return nil, err
-	}
-	return crypto.NewTokenIssuer(key, cfg.TokenTTL), nil
-}
+// provideKeyDir keeps the keys the configuration leaves empty in DATA_DIR.
+func provideKeyDir(cfg Config) crypto.KeyDir { return crypto.KeyDir(cfg.DataDir) }
 
 // provideHTTPConfig serves /metrics on the main listener unless
 // METRICS_ADDR gives metrics their own (Service.Serve runs that one).
-func provideHTTPConfig(cfg Config, m *metrics.Metrics) (httpapi.Config, error) {
-	proxies, err := cfg.trustedProxies()
-	if err != nil {
-		return httpapi.Config{}, err
-	}
+func provideHTTPConfig(cfg Config, m *metrics.Metrics) httpapi.Config {
 	hc := httpapi.Config{
-		TrustedProxies: proxies,
+		TrustedProxies: cfg.TrustedProxies,
 		ReadTimeout:    cfg.HTTPReadTimeout,
 		WriteTimeout:   cfg.HTTPWriteTimeout,
 		IdleTimeout:    cfg.HTTPIdleTimeout,
@@ -133,7 +92,7 @@ func provideHTTPConfig(cfg Config, m *metrics.Metrics) (httpapi.Config, error) {
 	if cfg.MetricsAddr == "" {
 		hc.Metrics = m.Handler()
 	}
-	return hc, nil
+	return hc
 }
 
 func provideHTTP(app *application.App, cfg httpapi.Config, ready httpapi.Readiness, log *zap.Logger) *httpapi.Server {
@@ -145,8 +104,9 @@ func provideBoltConfig(cfg Config) bolt.Config {
 	return bolt.Config{Path: filepath.Join(cfg.DataDir, "phoneauth.db")}
 }
 
-// provideMemoryConfig bounds the counters a single node keeps in memory:
-// losing them in a crash weakens an abuse limit for one window.
+// provideMemoryConfig bounds the counters a single node may keep in
+// memory (docs/design.md, Durable and ephemeral state): losing them in a
+// crash weakens an abuse limit for one window.
 func provideMemoryConfig(cfg Config) memory.Config {
 	return memory.Config{MaxEntries: cfg.MemoryMaxEntries, NonceCapacity: cfg.LoginNonceCapacity}
 }

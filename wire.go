@@ -7,26 +7,32 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoneauth/phoneauth/adapters/bolt"
+	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/adapters/memory"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/adapters/mongo"
+	"github.com/phoneauth/phoneauth/adapters/sms"
+	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/application"
 )
 
 // appSet builds the use cases and the HTTP server from whatever stores
-// the injector provides.
+// the injector provides. Each adapter with a set of its own is fed its
+// slice of the configuration.
 var appSet = wire.NewSet(
+	wire.FieldsOf(new(Config), "Keys", "SMS"),
+	clock.ProviderSet,
 	provideClock,
+	crypto.ProviderSet,
+	provideKeyDir,
+	sms.ProviderSet,
+	provideSMSPreset,
+	// Every vendor attempt is counted in the metrics.
+	wire.Bind(new(failover.AttemptObserver), new(*metrics.Metrics)),
 	provideMetrics,
-	provideSMS,
 	providePolicy,
 	provideAlarms,
-	provideVault,
-	wire.Bind(new(application.PasswordVault), new(*crypto.Vault)),
-	provideCodeHasher,
-	wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)),
-	provideTokenIssuer,
-	wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)),
 	application.NewSendCodeHandler,
 	application.NewVerifyCodeHandler,
 	application.NewSetPasswordHandler,

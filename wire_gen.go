@@ -9,9 +9,13 @@ package phoneauth
 import (
 	"github.com/google/wire"
 	"github.com/phoneauth/phoneauth/adapters/bolt"
+	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/adapters/memory"
+	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/adapters/mongo"
+	"github.com/phoneauth/phoneauth/adapters/sms"
+	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/application"
 	"go.uber.org/zap"
 )
@@ -35,51 +39,48 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	memoryConfig := provideMemoryConfig(cfg)
 	rateLimits := memory.ProvideRateLimits(memoryConfig, log)
 	applicationRateLimits := provideRateLimits(rateLimits, metrics)
-	codeHasher, err := provideCodeHasher(cfg)
+	cryptoConfig := cfg.Keys
+	keyDir := provideKeyDir(cfg)
+	codeHasher, err := crypto.LoadCodeHasher(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o, metrics)
+	smsConfig := cfg.SMS
+	preset := provideSMSPreset(o)
+	smsSender, err := sms.Provide(smsConfig, preset, log, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	clock := provideClock(o)
-	policy, err := providePolicy(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, applicationRateLimits, codeHasher, smsSender, clock, policy)
+	system := clock.New()
+	applicationClock := provideClock(o, system)
+	policy := providePolicy(cfg)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, applicationRateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, applicationRateLimits, alarms, clock, policy)
-	vault, err := provideVault(cfg)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, applicationRateLimits, alarms, applicationClock, policy)
+	vault, err := crypto.LoadVault(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, applicationRateLimits, clock, policy)
+	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, applicationClock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, applicationRateLimits, applicationClock, policy)
 	lockouts := memory.ProvideLockouts(memoryConfig, log)
 	applicationLockouts := provideLockouts(lockouts, metrics)
 	nonces := memory.ProvideNonces(memoryConfig, log)
 	applicationNonces := provideNonces(nonces, metrics)
-	tokenIssuer, err := provideTokenIssuer(cfg)
+	tokenIssuer, err := crypto.LoadTokenIssuer(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	httpapiConfig, err := provideHTTPConfig(cfg, metrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	httpapiConfig := provideHTTPConfig(cfg, metrics)
 	readiness := provideBoltReadiness(store)
 	server := provideHTTP(app, httpapiConfig, readiness, log)
-	sweeper := provideEmbeddedSweeper(cfg, clock, store, rateLimits, lockouts, nonces, log)
+	sweeper := provideEmbeddedSweeper(cfg, applicationClock, store, rateLimits, lockouts, nonces, log)
 	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
 		cleanup()
@@ -97,49 +98,46 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	users := provideMongoUsers(store, metrics)
 	pendingRegistrations := provideMongoPending(store, metrics)
 	rateLimits := provideMongoRateLimits(store, metrics)
-	codeHasher, err := provideCodeHasher(cfg)
+	cryptoConfig := cfg.Keys
+	keyDir := provideKeyDir(cfg)
+	codeHasher, err := crypto.LoadCodeHasher(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	smsSender, err := provideSMS(cfg, log, o, metrics)
+	smsConfig := cfg.SMS
+	preset := provideSMSPreset(o)
+	smsSender, err := sms.Provide(smsConfig, preset, log, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	clock := provideClock(o)
-	policy, err := providePolicy(cfg)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, clock, policy)
+	system := clock.New()
+	applicationClock := provideClock(o, system)
+	policy := providePolicy(cfg)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, clock, policy)
-	vault, err := provideVault(cfg)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
+	vault, err := crypto.LoadVault(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, clock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, clock, policy)
+	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, applicationClock, policy)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideMongoLockouts(store, metrics)
 	nonces := provideMongoNonces(store, metrics)
-	tokenIssuer, err := provideTokenIssuer(cfg)
+	tokenIssuer, err := crypto.LoadTokenIssuer(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, clock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	httpapiConfig, err := provideHTTPConfig(cfg, metrics)
-	if err != nil {
-		cleanup()
-		return nil, nil, err
-	}
+	httpapiConfig := provideHTTPConfig(cfg, metrics)
 	readiness := provideMongoReadiness(store)
 	server := provideHTTP(app, httpapiConfig, readiness, log)
-	sweeper := provideMongoSweeper(cfg, clock, store, log)
+	sweeper := provideMongoSweeper(cfg, applicationClock, store, log)
 	service := NewService(server, sweeper, metrics, cfg, log)
 	return service, func() {
 		cleanup()
@@ -149,14 +147,11 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 // wire.go:
 
 // appSet builds the use cases and the HTTP server from whatever stores
-// the injector provides.
-var appSet = wire.NewSet(
-	provideClock,
-	provideMetrics,
-	provideSMS,
+// the injector provides. Each adapter with a set of its own is fed its
+// slice of the configuration.
+var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.ProviderSet, provideClock, crypto.ProviderSet, provideKeyDir, sms.ProviderSet, provideSMSPreset, wire.Bind(new(failover.AttemptObserver), new(*metrics.Metrics)), provideMetrics,
 	providePolicy,
-	provideAlarms,
-	provideVault, wire.Bind(new(application.PasswordVault), new(*crypto.Vault)), provideCodeHasher, wire.Bind(new(application.CodeHasher), new(*crypto.CodeHasher)), provideTokenIssuer, wire.Bind(new(application.TokenIssuer), new(*crypto.TokenIssuer)), application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
+	provideAlarms, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig,
 	provideHTTP,
 	NewService,
 )

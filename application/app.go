@@ -14,7 +14,8 @@ import (
 	"github.com/phoneauth/phoneauth/domain"
 )
 
-// Policy holds the tunable rules of SPEC §3 and §4.
+// Policy holds the tunable rules of the use cases; docs/api.md
+// (Configuration) lists the setting behind each and its default.
 type Policy struct {
 	CodeTTL            time.Duration
 	ResendInterval     time.Duration
@@ -43,6 +44,21 @@ type Policy struct {
 	// LoginHourlyLimitPerAccount caps successful logins per account per
 	// hour.
 	LoginHourlyLimitPerAccount int
+	// AccessTTL is how long an access token lives from its issue.
+	AccessTTL time.Duration
+	// RefreshTTL is how long a refresh token lives from its issue; each
+	// successor lives this long from its own.
+	RefreshTTL time.Duration
+	// RefreshReuseGrace is how long after a refresh the token it used is
+	// answered again with the same pair (for a client that lost the
+	// answer) instead of revoking the session as reused.
+	RefreshReuseGrace time.Duration
+}
+
+// sessionLifetimes are the policy's token lifetimes, as the domain's
+// session rules take them.
+func (p Policy) sessionLifetimes() domain.SessionLifetimes {
+	return domain.SessionLifetimes{Access: p.AccessTTL, Refresh: p.RefreshTTL, ReuseGrace: p.RefreshReuseGrace}
 }
 
 // App groups the use cases the adapters drive.

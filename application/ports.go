@@ -21,11 +21,35 @@ type Clock interface {
 
 // Users stores accounts. Create enforces both uniqueness rules atomically:
 // domain.ErrUserExists for a taken phone, domain.ErrEmailTaken for a taken
-// email. ByPhone returns domain.ErrUserNotFound for an unknown phone.
+// email. ByPhone and ByID (an indexed point read: every authenticated
+// request makes one) return domain.ErrUserNotFound for an unknown account.
+// RevokeSessions ends every session of the account: it applies
+// domain.User.RevokeSessions as one atomic, durable step before it
+// returns, and answers the account's new session generation
+// (domain.ErrUserNotFound for an unknown id).
 type Users interface {
 	Create(ctx context.Context, u *domain.User) error
 	ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error)
+	ByID(ctx context.Context, id string) (*domain.User, error)
 	Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error)
+	RevokeSessions(ctx context.Context, id string) (uint64, error)
+}
+
+// Sessions stores the sessions that something has happened to, a
+// refresh or a revocation (domain.Session), under their id; a login
+// stores nothing. Update reads id's session as it stands at now (the
+// zero Session, never recorded, if there is none or its record is past
+// its retention), applies fn and stores the result as one atomic step (a
+// transaction, a compare-and-swap), durable before Update returns; fn may
+// run more than once, so it must only change the session it is given. If
+// fn returns an error, nothing is written and Update returns it; a session
+// fn leaves unchanged is not written; one it changes must keep id. Get is
+// the same read alone, the point read that every authenticated request
+// makes. DeleteExpired drops the records past their retention.
+type Sessions interface {
+	Update(ctx context.Context, id string, now time.Time, fn func(*domain.Session) error) error
+	Get(ctx context.Context, id string, now time.Time) (domain.Session, error)
+	Expirer
 }
 
 // PendingRegistrations stores registrations in progress, one per phone.
@@ -260,3 +284,23 @@ type Tokens interface {
 
 // ErrInvalidToken is a token that Tokens cannot vouch for.
 var ErrInvalidToken = errors.New("invalid token")
+
+// Refusals of session tokens. A refresh refuses with
+// ErrInvalidRefreshToken or ErrRefreshTokenReused; every other use of a
+// token with ErrTokenMissing or ErrUnauthorized. The text may say which
+// check failed, but the chain holds only the refusal (never, say,
+// domain.ErrUserNotFound for a deleted account), so that an error table
+// cannot answer it as something else; no error carries the token.
+var (
+	// ErrTokenMissing: the request carries no token at all.
+	ErrTokenMissing = errors.New("token missing")
+	// ErrUnauthorized: the token is malformed, forged, expired, or of a
+	// session that was revoked (or whose account was).
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrInvalidRefreshToken: the refresh token is malformed, forged,
+	// expired, or of a session that was revoked (or whose account was).
+	ErrInvalidRefreshToken = errors.New("invalid refresh token")
+	// ErrRefreshTokenReused: the refresh token had been used already,
+	// longer ago than the grace period; its session is now revoked.
+	ErrRefreshTokenReused = errors.New("refresh token reused")
+)

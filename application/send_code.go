@@ -32,10 +32,10 @@ func NewSendCodeHandler(users Users, pending PendingRegistrations, limits RateLi
 	return &SendCodeHandler{users: users, pending: pending, limits: limits, hasher: hasher, sms: sms, clock: clock, policy: policy}
 }
 
-// Handle runs SPEC §3's checks in order (format, registered, country,
-// limits), stores the code's hash, then sends it. If the vendor fails, the
-// stored code is killed so that it can never verify, and the *SMSError is
-// returned.
+// Handle runs step 1's checks in the order docs/api.md gives (format,
+// registered, country, limits), stores the code's hash, then sends it. If
+// the vendor fails, the stored code is killed so that it can never
+// verify, and the *SMSError is returned.
 func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 	phone, err := domain.ParsePhoneNumber(in.Phone)
 	if err != nil {

@@ -214,6 +214,38 @@ func TestLoginProof(t *testing.T) {
 	}
 }
 
+// TestCountryAllowListText: the text form (SMS_ALLOWED_COUNTRY_CODES) is
+// read once, with the rules of NewCountryAllowList and the words the
+// operator sees at start.
+func TestCountryAllowListText(t *testing.T) {
+	cn, us := domain.MustParsePhoneNumber("15850551102"), domain.MustParsePhoneNumber("+14155552671")
+	for text, want := range map[string]string{"86": "86", "86, +852,": "86,852", " * ": "*", "1,86,*": "*,1,86", "++86": "86"} {
+		var l domain.CountryAllowList
+		if err := l.UnmarshalText([]byte(text)); err != nil || l.String() != want {
+			t.Errorf("%q: %q, %v; want %q", text, l.String(), err, want)
+		}
+	}
+	var l domain.CountryAllowList
+	if err := l.UnmarshalText([]byte("1,86")); err != nil || !l.Allows(cn) || !l.Allows(us) {
+		t.Fatalf("1,86: %v", err)
+	}
+	for text, want := range map[string]string{
+		",":        "names no calling code: want calling codes such as 86,852, or * for all",
+		" , + ":    "names no calling code: want calling codes such as 86,852, or * for all",
+		"86,china": "want calling codes such as 86,852 or *",
+		"1000":     "want calling codes such as 86,852 or *",
+		"86;852":   "want calling codes such as 86,852 or *",
+	} {
+		kept := l
+		if err := kept.UnmarshalText([]byte(text)); err == nil || err.Error() != want {
+			t.Errorf("%q: error %v, want %q", text, err, want)
+		}
+		if kept.String() != "1,86" {
+			t.Errorf("%q: a refused text changed the list to %q", text, kept.String())
+		}
+	}
+}
+
 func TestCountryAllowListNamingNoCodeIsRefused(t *testing.T) {
 	for _, codes := range [][]string{nil, {}, {""}, {" ", " "}, {"+"}} {
 		if _, err := domain.NewCountryAllowList(codes); err == nil {

@@ -2,8 +2,8 @@ package domain
 
 import "unicode/utf8"
 
-// PasswordPolicy is the length rule of SPEC §3, counted in Unicode
-// characters (NIST SP 800-63B 5.1.1.2).
+// PasswordPolicy is registration step 3's length rule (docs/api.md, step
+// 3), counted in Unicode characters (NIST SP 800-63B 5.1.1.2).
 type PasswordPolicy struct {
 	MinLength int
 	MaxLength int

@@ -1,7 +1,10 @@
 package domain
 
 import (
+	"errors"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,11 +226,19 @@ func MaskPhone(s string) string {
 }
 
 // CountryAllowList is the set of calling codes that may receive SMS codes.
-// A list holding "*" allows every country.
+// A list holding "*" allows every country. Its text form, in which
+// SMS_ALLOWED_COUNTRY_CODES is written, is the codes separated by commas
+// ("86,852", "+1", "*").
 type CountryAllowList struct {
 	all   bool
 	codes map[int]bool
 }
+
+// The refusals of a list, worded for the operator who wrote it.
+var (
+	errNoCallingCode  = errors.New("names no calling code: want calling codes such as 86,852, or * for all")
+	errNotCallingCode = errors.New("want calling codes such as 86,852 or *")
+)
 
 // NewCountryAllowList builds the list from calling codes as strings ("86");
 // "*" allows all. It fails on anything that is not a calling code, and on
@@ -246,14 +257,37 @@ func NewCountryAllowList(codes []string) (CountryAllowList, error) {
 		}
 		n, err := strconv.Atoi(c)
 		if err != nil || n < 1 || n > 999 {
-			return CountryAllowList{}, ErrCountryNotAllowed
+			return CountryAllowList{}, errNotCallingCode
 		}
 		l.codes[n] = true
 	}
 	if len(l.codes) == 0 && !l.all {
-		return CountryAllowList{}, ErrCountryNotAllowed
+		return CountryAllowList{}, errNoCallingCode
 	}
 	return l, nil
+}
+
+// UnmarshalText reads the text form, with the rules of NewCountryAllowList.
+func (l *CountryAllowList) UnmarshalText(text []byte) error {
+	parsed, err := NewCountryAllowList(strings.Split(string(text), ","))
+	if err != nil {
+		return err
+	}
+	*l = parsed
+	return nil
+}
+
+// String returns the text form: "*" if present, then the codes in
+// ascending order ("*,86").
+func (l CountryAllowList) String() string {
+	var parts []string
+	if l.all {
+		parts = append(parts, "*")
+	}
+	for _, c := range slices.Sorted(maps.Keys(l.codes)) {
+		parts = append(parts, strconv.Itoa(c))
+	}
+	return strings.Join(parts, ",")
 }
 
 // Allows reports whether p may receive a code.

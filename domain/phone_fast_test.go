@@ -46,9 +46,10 @@ func TestMainlandFastPathMatchesLibrary(t *testing.T) {
 	t.Logf("compared %d numbers on the fast path (%d valid mobile), %d left to the library", fast, valid, len(inputs)-fast)
 }
 
-// TestParsePhoneNumberFormsAgree checks that the forms SPEC §3 names for
-// one account give the same number through ParsePhoneNumber, and that the
-// fast path declines the numbers the library would strip a prefix from.
+// TestParsePhoneNumberFormsAgree checks that the forms docs/api.md (Phone
+// numbers) names for one account give the same number through
+// ParsePhoneNumber, and that the fast path declines the numbers the
+// library would strip a prefix from.
 func TestParsePhoneNumberFormsAgree(t *testing.T) {
 	for _, raw := range []string{"15850551102", "+8615850551102", "+86 158 5055 1102", "+86-158-5055-1102", "158 5055 1102"} {
 		p, err := ParsePhoneNumber(raw)

@@ -16,6 +16,12 @@ type User struct {
 	email          Email
 	sealedPassword []byte
 	createdAt      time.Time
+	// sessionGeneration counts the revocations of every session of the
+	// account. Each session's tokens carry the generation it was opened
+	// under, and only tokens of the current one are accepted: a count, not
+	// a time, so that a session opened in the same second as a revocation
+	// is told apart from one opened just before it.
+	sessionGeneration uint64
 }
 
 // NewUser builds a user from a finished registration.
@@ -38,11 +44,23 @@ func (u *User) SealedPassword() []byte { return u.sealedPassword }
 // CreatedAt returns when the account was created.
 func (u *User) CreatedAt() time.Time { return u.createdAt }
 
+// SessionGeneration is the generation new sessions are opened under.
+func (u *User) SessionGeneration() uint64 { return u.sessionGeneration }
+
+// AcceptsSession reports whether a session opened under generation is
+// still accepted: none opened before the latest RevokeSessions is.
+func (u *User) AcceptsSession(generation uint64) bool { return generation == u.sessionGeneration }
+
+// RevokeSessions ends every session opened so far, as logging out
+// everywhere and every change of the account's credentials do. Stores
+// apply it atomically with the write (or do the same increment in place).
+func (u *User) RevokeSessions() { u.sessionGeneration++ }
+
 // RestoreUser rebuilds a stored user whose number the repository already
 // holds parsed: the key it looked the record up by. The email was
 // validated and normalised when the user was made and is taken as stored.
-func RestoreUser(id string, phone PhoneNumber, email string, sealedPassword []byte, createdAt time.Time) *User {
-	return &User{id: id, phone: phone, email: Email{addr: email}, sealedPassword: sealedPassword, createdAt: createdAt}
+func RestoreUser(id string, phone PhoneNumber, email string, sealedPassword []byte, createdAt time.Time, sessionGeneration uint64) *User {
+	return &User{id: id, phone: phone, email: Email{addr: email}, sealedPassword: sealedPassword, createdAt: createdAt, sessionGeneration: sessionGeneration}
 }
 
 // LoginProof is the seed's client-side hash:

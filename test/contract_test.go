@@ -36,7 +36,7 @@ func getFrom(t testing.TB, base, path string) (int, http.Header, string) {
 }
 
 // TestOpenAPIDocument: api/openapi.yaml is valid OpenAPI 3.1, the service
-// serves exactly it, and it names every endpoint of SPEC §2.
+// serves exactly it, and it names every endpoint of docs/api.md.
 func TestOpenAPIDocument(t *testing.T) {
 	doc, err := openapitest.Load()
 	if err != nil {

@@ -36,7 +36,7 @@ func (l *BulkLoader) BulkCreateUsers(ctx context.Context, users []*domain.User) 
 	slices.SortFunc(sorted, func(a, b *domain.User) int {
 		return strings.Compare(a.Phone().E164(), b.Phone().E164())
 	})
-	type record struct{ phone, email, data []byte }
+	type record struct{ phone, email, id, data []byte }
 	for start := 0; start < len(sorted); start += bulkChunk {
 		if err := ctx.Err(); err != nil {
 			return unavailable("bulk create users", err)
@@ -51,16 +51,18 @@ func (l *BulkLoader) BulkCreateUsers(ctx context.Context, users []*domain.User) 
 			if err != nil {
 				return fmt.Errorf("bolt: encode user: %w", err)
 			}
-			records[i] = record{[]byte(u.Phone().E164()), []byte(u.Email().String()), data}
+			records[i] = record{[]byte(u.Phone().E164()), []byte(u.Email().String()), []byte(u.ID()), data}
 		}
 		byEmail := slices.Clone(records)
 		slices.SortFunc(byEmail, func(a, b record) int { return bytes.Compare(a.email, b.email) })
+		byID := slices.Clone(records)
+		slices.SortFunc(byID, func(a, b record) int { return bytes.Compare(a.id, b.id) })
 		var refused error
 		err := l.s.db.Update(func(tx *bbolt.Tx) error {
-			users, emails := tx.Bucket(bucketUsers), tx.Bucket(bucketEmails)
+			users, emails, ids := tx.Bucket(bucketUsers), tx.Bucket(bucketEmails), tx.Bucket(bucketUserIDs)
 			// Sorted inserts leave pages nearly full; the default of one
 			// half would double the file for nothing.
-			users.FillPercent, emails.FillPercent = 0.9, 0.9
+			users.FillPercent, emails.FillPercent, ids.FillPercent = 0.9, 0.9, 0.9
 			for _, r := range records {
 				if users.Get(r.phone) != nil {
 					refused = fmt.Errorf("%w: %s", domain.ErrUserExists, domain.MaskPhone(string(r.phone)))
@@ -76,6 +78,15 @@ func (l *BulkLoader) BulkCreateUsers(ctx context.Context, users []*domain.User) 
 					return refused
 				}
 				if err := emails.Put(r.email, r.phone); err != nil {
+					return err
+				}
+			}
+			for _, r := range byID {
+				if ids.Get(r.id) != nil {
+					refused = fmt.Errorf("%w: user %s", errUserIDTaken, domain.MaskPhone(string(r.phone)))
+					return refused
+				}
+				if err := ids.Put(r.id, r.phone); err != nil {
 					return err
 				}
 			}

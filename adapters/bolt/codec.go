@@ -14,12 +14,15 @@ import (
 )
 
 // userDoc is a user as stored in the users bucket, under its E.164 number.
+// A session generation of 0, every account's first, is left out, so that
+// records written before accounts had one read as they were written.
 type userDoc struct {
-	ID             string    `json:"id"`
-	Phone          string    `json:"phone"`
-	Email          string    `json:"email"`
-	SealedPassword []byte    `json:"sealed_password"`
-	CreatedAt      time.Time `json:"created_at"`
+	ID                string    `json:"id"`
+	Phone             string    `json:"phone"`
+	Email             string    `json:"email"`
+	SealedPassword    []byte    `json:"sealed_password"`
+	CreatedAt         time.Time `json:"created_at"`
+	SessionGeneration uint64    `json:"session_generation,omitempty"`
 }
 
 // decodeUserDoc decodes a stored user, as json.Unmarshal would. It runs
@@ -36,8 +39,9 @@ func decodeUserDoc(b []byte, d *userDoc) error {
 }
 
 // decodeCanonicalUser reads {"id":"…","phone":"…","email":"…",
-// "sealed_password":"<base64>"|null,"created_at":"<RFC 3339>"} with no
-// space and no escape, and reports false on anything else.
+// "sealed_password":"<base64>"|null,"created_at":"<RFC 3339>"
+// [,"session_generation":<digits>]} with no space and no escape, and
+// reports false on anything else.
 func decodeCanonicalUser(b []byte, d *userDoc) bool {
 	var ok bool
 	var sealed, created []byte
@@ -82,14 +86,39 @@ func decodeCanonicalUser(b []byte, d *userDoc) bool {
 		return false
 	}
 	end := bytes.IndexByte(b[1:], '"') + 2
-	if end < 2 || string(b[end:]) != "}" {
+	if end < 2 {
 		return false
 	}
-	created = b[:end]
+	created, b = b[:end], b[end:]
 	if bytes.IndexByte(created, '\\') >= 0 || d.CreatedAt.UnmarshalJSON(created) != nil {
 		return false
 	}
-	return true
+	if rest, has := bytes.CutPrefix(b, []byte(`,"session_generation":`)); has {
+		if d.SessionGeneration, b, ok = plainUint(rest); !ok {
+			return false
+		}
+	}
+	return string(b) == "}"
+}
+
+// plainUint reads a JSON integer at the start of b that fits a uint64,
+// with no sign, fraction, exponent or leading zero.
+func plainUint(b []byte) (uint64, []byte, bool) {
+	i := 0
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	switch {
+	case i == 0, b[0] == '0' && i > 1:
+		return 0, nil, false
+	case i < len(b) && (b[i] == '.' || b[i] == 'e' || b[i] == 'E'):
+		return 0, nil, false
+	}
+	n, err := strconv.ParseUint(string(b[:i]), 10, 64)
+	if err != nil {
+		return 0, nil, false
+	}
+	return n, b[i:], true
 }
 
 // plainString reads a JSON string literal at the start of b that holds
@@ -127,11 +156,12 @@ func plainLiteral(b []byte) ([]byte, []byte, bool) {
 // toUserDoc is u as stored.
 func toUserDoc(u *domain.User) userDoc {
 	return userDoc{
-		ID:             u.ID(),
-		Phone:          u.Phone().E164(),
-		Email:          u.Email().String(),
-		SealedPassword: u.SealedPassword(),
-		CreatedAt:      u.CreatedAt().UTC(),
+		ID:                u.ID(),
+		Phone:             u.Phone().E164(),
+		Email:             u.Email().String(),
+		SealedPassword:    u.SealedPassword(),
+		CreatedAt:         u.CreatedAt().UTC(),
+		SessionGeneration: u.SessionGeneration(),
 	}
 }
 
@@ -143,7 +173,7 @@ func (d userDoc) toDomain(phone domain.PhoneNumber) (*domain.User, error) {
 	if d.Phone != phone.E164() {
 		return nil, fmt.Errorf("user record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
 	}
-	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt), nil
+	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt, d.SessionGeneration), nil
 }
 
 // pendingDoc is a pending registration as stored in the pending bucket,

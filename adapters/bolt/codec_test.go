@@ -34,7 +34,9 @@ func TestDecodeUserDocMatchesEncodingJSON(t *testing.T) {
 		if i%5 != 0 {
 			created = time.Unix(rng.Int64N(4e9)-1e9, rng.Int64N(1e9)*int64(i%2)).In(zones[i%len(zones)])
 		}
-		b, err := json.Marshal(userDoc{ID: texts[i%len(texts)], Phone: texts[(i/3)%len(texts)], Email: texts[(i/7)%len(texts)], SealedPassword: sealed, CreatedAt: created})
+		gens := []uint64{0, 1, 42, math.MaxUint64, rng.Uint64()}
+		b, err := json.Marshal(userDoc{ID: texts[i%len(texts)], Phone: texts[(i/3)%len(texts)], Email: texts[(i/7)%len(texts)], SealedPassword: sealed, CreatedAt: created,
+			SessionGeneration: gens[(i/2)%len(gens)]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -53,6 +55,9 @@ func TestDecodeUserDocMatchesEncodingJSON(t *testing.T) {
 		[]byte(`{"id":1,"phone":"p","email":"e@x","sealed_password":null,"created_at":"2026-11-24T08:00:00Z"}`),
 		[]byte(`not json`), []byte(``), []byte(`null`),
 	}...)
+	for _, gen := range []string{"0", "7", "01", "-1", "1.0", "1e3", "18446744073709551615", "18446744073709551616", "null", `"3"`, ""} {
+		docs = append(docs, []byte(`{"id":"x","phone":"p","email":"e@x","sealed_password":null,"created_at":"2026-11-24T08:00:00Z","session_generation":`+gen+`}`))
+	}
 	fast := 0
 	for _, b := range docs {
 		var got, want userDoc

@@ -1,14 +1,17 @@
-// Package bolt is the embedded, durable store of the single-node mode: users
-// and pending registrations in one go.etcd.io/bbolt file under DATA_DIR, so
-// that a fresh machine needs nothing else to run the service.
+// Package bolt is the embedded, durable store of the single-node mode:
+// users, pending registrations and sessions in one go.etcd.io/bbolt file
+// under DATA_DIR, so that a fresh machine needs nothing else to run the
+// service.
 //
-// Documents are JSON in three buckets: users under their E.164 number, an
-// email index (address -> number) that lets Create check both uniqueness
-// rules in the same write transaction, and pending registrations under their
-// number. Every write is fsynced before it returns: an acknowledged answer
-// survives kill -9. Concurrent writes share commits (groupCommit), which
-// may run a write's function more than once; each function therefore
-// recomputes everything it reports on every run.
+// Documents are JSON in five buckets: users under their E.164 number, two
+// indexes of them (email -> number, which lets Create check both
+// uniqueness rules in the same write transaction, and user id -> number,
+// which every authenticated request reads), pending registrations under
+// their number, and sessions under their id. Every write is fsynced
+// before it returns: an acknowledged answer survives kill -9. Concurrent
+// writes share commits (groupCommit), which may run a write's function
+// more than once; each function therefore recomputes everything it
+// reports on every run.
 //
 // Failures of the file or of bbolt wrap application.ErrUnavailable.
 package bolt

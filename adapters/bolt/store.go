@@ -15,9 +15,11 @@ import (
 )
 
 var (
-	bucketUsers   = []byte("users")
-	bucketEmails  = []byte("users_by_email")
-	bucketPending = []byte("pending")
+	bucketUsers    = []byte("users")
+	bucketEmails   = []byte("users_by_email")
+	bucketUserIDs  = []byte("users_by_id")
+	bucketPending  = []byte("pending")
+	bucketSessions = []byte("sessions")
 )
 
 // Tuning, variables only so that tests can shrink them.
@@ -30,16 +32,18 @@ var (
 	sweepScan = 10_000
 )
 
-// Store is one bbolt file and the repositories that share it: Users and
-// PendingRegistrations. Store itself sweeps expired records
-// (application.Expirer). It is safe for concurrent use.
+// Store is one bbolt file and the repositories that share it: Users,
+// PendingRegistrations and Sessions. Store itself sweeps expired records,
+// pending registrations and sessions (application.Expirer). It is safe
+// for concurrent use.
 type Store struct {
 	db     *bbolt.DB
 	writes *groupCommit
 	log    *zap.Logger
 
-	users   *Users
-	pending *PendingRegistrations
+	users    *Users
+	pending  *PendingRegistrations
+	sessions *Sessions
 }
 
 // Open opens (creating if needed, with its directory) the store file at
@@ -65,12 +69,12 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		return nil, unavailable("open "+path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketUsers, bucketEmails, bucketPending} {
+		for _, name := range [][]byte{bucketUsers, bucketEmails, bucketPending, bucketSessions} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		return ensureUserIDIndex(tx, log)
 	})
 	if err != nil {
 		_ = db.Close()
@@ -80,6 +84,7 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 	s := &Store{db: db, writes: newGroupCommit(db), log: log}
 	s.users = &Users{s: s}
 	s.pending = &PendingRegistrations{s: s}
+	s.sessions = &Sessions{s: s}
 	return s, nil
 }
 

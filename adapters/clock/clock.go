@@ -1,7 +1,15 @@
 // Package clock provides the real clock behind application.Clock.
 package clock
 
-import "time"
+import (
+	"time"
+
+	"github.com/google/wire"
+)
+
+// ProviderSet offers the wall clock to Wire. The injector binds it to
+// application.Clock, unless it was handed another clock to use.
+var ProviderSet = wire.NewSet(New)
 
 // System is the wall clock.
 type System struct{}

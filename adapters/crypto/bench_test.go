@@ -2,11 +2,13 @@ package crypto_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/phoneauth/phoneauth/adapters/crypto"
+	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
 )
 
@@ -70,4 +72,108 @@ func BenchmarkIssueToken(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkParseTokenHS256 is today's check of that token, for comparison
+// with BenchmarkAccessVerify.
+func BenchmarkParseTokenHS256(b *testing.B) {
+	t := crypto.NewTokenIssuer(benchKey, 7*24*time.Hour)
+	tok, _, err := t.Issue("0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210", benchNow)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := t.Parse(tok, benchNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchTokens(b *testing.B) *crypto.Tokens {
+	k := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
+	old := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{2}, ed25519.SeedSize))
+	t, err := crypto.NewTokens([]ed25519.PrivateKey{k, old}, benchKey)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return t
+}
+
+var benchAccess = application.AccessClaims{
+	UserID: "0123456789abcdef0123456789abcdef", SessionID: "fedcba9876543210fedcba9876543210",
+	Generation: 3, IssuedAt: benchNow, ExpiresAt: benchNow.Add(15 * time.Minute),
+}
+
+var benchRefresh = application.RefreshClaims{
+	UserID: "0123456789abcdef0123456789abcdef", SessionID: "fedcba9876543210fedcba9876543210",
+	Generation: 3, Seq: 7, IssuedAt: benchNow, ExpiresAt: benchNow.Add(30 * 24 * time.Hour),
+}
+
+// BenchmarkAccessSign is the EdDSA access token of every login and refresh.
+func BenchmarkAccessSign(b *testing.B) {
+	t := benchTokens(b)
+	for b.Loop() {
+		if _, err := t.IssueAccess(benchAccess); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAccessVerify is the check of every authenticated request.
+func BenchmarkAccessVerify(b *testing.B) {
+	t := benchTokens(b)
+	tok, err := t.IssueAccess(benchAccess)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := t.ParseAccess(tok, benchNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRefreshIssue(b *testing.B) {
+	t := benchTokens(b)
+	for b.Loop() {
+		if _, err := t.IssueRefresh(benchRefresh); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRefreshParse(b *testing.B) {
+	t := benchTokens(b)
+	tok, err := t.IssueRefresh(benchRefresh)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := t.ParseRefresh(tok, benchNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEd25519 is the bare signature and verification over a message
+// the size of an access token's signing input: the floor under
+// BenchmarkAccessSign and BenchmarkAccessVerify (the rest is golang-jwt's
+// JSON and base64).
+func BenchmarkEd25519(b *testing.B) {
+	k := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, ed25519.SeedSize))
+	msg := bytes.Repeat([]byte{'a'}, 300)
+	sig := ed25519.Sign(k, msg)
+	b.Run("sign", func(b *testing.B) {
+		for b.Loop() {
+			ed25519.Sign(k, msg)
+		}
+	})
+	b.Run("verify", func(b *testing.B) {
+		pub := k.Public().(ed25519.PublicKey)
+		for b.Loop() {
+			if !ed25519.Verify(pub, msg, sig) {
+				b.Fatal("refused")
+			}
+		}
+	})
 }

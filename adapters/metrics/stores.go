@@ -21,6 +21,7 @@ const (
 	StoreRateLimits           = "rate_limits"
 	StoreLockouts             = "lockouts"
 	StoreNonces               = "nonces"
+	StoreSessions             = "sessions"
 )
 
 // Result label values of store operations. A store's ordinary answers
@@ -54,12 +55,13 @@ func (t timer) done(start time.Time, err error) {
 // Users times every call to next.
 func (m *Metrics) Users(next application.Users) application.Users {
 	return &users{next: next,
-		create: m.timer(StoreUsers, "create"), byPhone: m.timer(StoreUsers, "by_phone"), exists: m.timer(StoreUsers, "exists")}
+		create: m.timer(StoreUsers, "create"), byPhone: m.timer(StoreUsers, "by_phone"), byID: m.timer(StoreUsers, "by_id"),
+		exists: m.timer(StoreUsers, "exists"), revokeSessions: m.timer(StoreUsers, "revoke_sessions")}
 }
 
 type users struct {
-	next                    application.Users
-	create, byPhone, exists timer
+	next                                          application.Users
+	create, byPhone, byID, exists, revokeSessions timer
 }
 
 func (u *users) Create(ctx context.Context, usr *domain.User) error {
@@ -74,6 +76,20 @@ func (u *users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 	usr, err := u.next.ByPhone(ctx, phone)
 	u.byPhone.done(start, err)
 	return usr, err
+}
+
+func (u *users) ByID(ctx context.Context, id string) (*domain.User, error) {
+	start := time.Now()
+	usr, err := u.next.ByID(ctx, id)
+	u.byID.done(start, err)
+	return usr, err
+}
+
+func (u *users) RevokeSessions(ctx context.Context, id string) (uint64, error) {
+	start := time.Now()
+	gen, err := u.next.RevokeSessions(ctx, id)
+	u.revokeSessions.done(start, err)
+	return gen, err
 }
 
 func (u *users) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error) {
@@ -179,4 +195,36 @@ func (n *nonces) Claim(ctx context.Context, key string, expiresAt, now time.Time
 	c, err := n.next.Claim(ctx, key, expiresAt, now)
 	n.claim.done(start, err)
 	return c, err
+}
+
+// Sessions times every call to next.
+func (m *Metrics) Sessions(next application.Sessions) application.Sessions {
+	const s = StoreSessions
+	return &sessions{next: next, update: m.timer(s, "update"), get: m.timer(s, "get"), sweep: m.timer(s, "delete_expired")}
+}
+
+type sessions struct {
+	next               application.Sessions
+	update, get, sweep timer
+}
+
+func (s *sessions) Update(ctx context.Context, id string, now time.Time, fn func(*domain.Session) error) error {
+	start := time.Now()
+	err := s.next.Update(ctx, id, now, fn)
+	s.update.done(start, err)
+	return err
+}
+
+func (s *sessions) Get(ctx context.Context, id string, now time.Time) (domain.Session, error) {
+	start := time.Now()
+	got, err := s.next.Get(ctx, id, now)
+	s.get.done(start, err)
+	return got, err
+}
+
+func (s *sessions) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	start := time.Now()
+	n, err := s.next.DeleteExpired(ctx, now)
+	s.sweep.done(start, err)
+	return n, err
 }

@@ -16,6 +16,7 @@ import (
 // is a no-op.
 const (
 	idxEmail     = "email_unique"
+	idxUserID    = "user_id_unique"
 	idxExpiresAt = "expires_at_ttl"
 	// idxExpiresPlain replaces the TTL index on servers without TTL
 	// (FerretDB); the sweeper's range delete still wants an index.
@@ -25,10 +26,11 @@ const (
 // codeNotImplemented is what FerretDB answers to a TTL index.
 const codeNotImplemented = 238
 
-// ensureIndexes creates what every query relies on. Lookups all go by _id
+// ensureIndexes creates what every query relies on. Lookups go by _id
 // (always indexed and unique: the phone number for users and pending
-// registrations, the key for counters and nonces); email is unique; the
-// expiring collections get a TTL index on expires_at.
+// registrations, the key for counters and nonces, the session id), and
+// users also by user_id (every authenticated request), which is unique as
+// email is; the expiring collections get a TTL index on expires_at.
 func (s *Store) ensureIndexes(ctx context.Context) error {
 	ctx, cancel := s.op(ctx)
 	defer cancel()
@@ -39,6 +41,13 @@ func (s *Store) ensureIndexes(ctx context.Context) error {
 	})
 	if err != nil {
 		return wrap("create index users.email", err)
+	}
+	_, err = s.users.coll.Indexes().CreateOne(ctx, mongodriver.IndexModel{
+		Keys:    bson.D{{Key: "user_id", Value: 1}},
+		Options: options.Index().SetName(idxUserID).SetUnique(true),
+	})
+	if err != nil {
+		return wrap("create index users.user_id", err)
 	}
 
 	for _, c := range s.expiring() {

@@ -74,6 +74,7 @@ func TestContract(t *testing.T) {
 			Limits:   s.RateLimits(),
 			Lockouts: s.Lockouts(),
 			Nonces:   s.Nonces(),
+			Sessions: s.Sessions(),
 			Expirers: []application.Expirer{s},
 		}
 	})

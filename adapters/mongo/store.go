@@ -32,6 +32,7 @@ const (
 	collLimits   = "rate_limits"
 	collLockouts = "login_lockouts"
 	collNonces   = "login_nonces"
+	collSessions = "sessions"
 )
 
 // Config says where the database is.
@@ -59,6 +60,7 @@ type Store struct {
 	limits   *RateLimits
 	lockouts *Lockouts
 	nonces   *Nonces
+	sessions *Sessions
 
 	ttlOnce sync.Once
 }
@@ -115,6 +117,7 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	s.limits = &RateLimits{s: s, coll: s.db.Collection(collLimits)}
 	s.lockouts = &Lockouts{s: s, coll: s.db.Collection(collLockouts)}
 	s.nonces = &Nonces{s: s, coll: s.db.Collection(collNonces)}
+	s.sessions = &Sessions{s: s, coll: s.db.Collection(collSessions)}
 
 	if err := s.Ping(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
@@ -158,6 +161,9 @@ func (s *Store) Lockouts() *Lockouts { return s.lockouts }
 
 // Nonces returns the shared login-replay guard.
 func (s *Store) Nonces() *Nonces { return s.nonces }
+
+// Sessions returns the sessions that were refreshed or revoked.
+func (s *Store) Sessions() *Sessions { return s.sessions }
 
 // op bounds one call, so that a dead server costs a request cfg.Timeout
 // and not the driver's own (30 s) server selection wait.

@@ -22,22 +22,26 @@ type Users struct {
 	coll *mongodriver.Collection
 }
 
-// userDoc is a user as stored.
+// userDoc is a user as stored. A user written before accounts had a
+// session generation has none, which reads as 0: the generation every
+// account starts at.
 type userDoc struct {
-	Phone          string    `bson:"_id"`
-	ID             string    `bson:"user_id"`
-	Email          string    `bson:"email"`
-	SealedPassword []byte    `bson:"sealed_password"`
-	CreatedAt      time.Time `bson:"created_at"`
+	Phone             string    `bson:"_id"`
+	ID                string    `bson:"user_id"`
+	Email             string    `bson:"email"`
+	SealedPassword    []byte    `bson:"sealed_password"`
+	CreatedAt         time.Time `bson:"created_at"`
+	SessionGeneration int64     `bson:"session_generation,omitempty"`
 }
 
 func toUserDoc(u *domain.User) userDoc {
 	return userDoc{
-		Phone:          u.Phone().E164(),
-		ID:             u.ID(),
-		Email:          u.Email().String(),
-		SealedPassword: u.SealedPassword(),
-		CreatedAt:      u.CreatedAt(),
+		Phone:             u.Phone().E164(),
+		ID:                u.ID(),
+		Email:             u.Email().String(),
+		SealedPassword:    u.SealedPassword(),
+		CreatedAt:         u.CreatedAt(),
+		SessionGeneration: int64(u.SessionGeneration()),
 	}
 }
 
@@ -47,7 +51,7 @@ func (d userDoc) toDomain(phone domain.PhoneNumber) (*domain.User, error) {
 	if d.Phone != phone.E164() {
 		return nil, fmt.Errorf("mongo: user record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
 	}
-	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt), nil
+	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt, uint64(d.SessionGeneration)), nil
 }
 
 func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
@@ -83,10 +87,15 @@ func (r *Users) whichDuplicate(ctx context.Context, err error, phone string) err
 				if _, err := kp.LookupErr("_id"); err == nil {
 					return domain.ErrUserExists
 				}
+				if _, err := kp.LookupErr("user_id"); err == nil {
+					return errUserIDTaken
+				}
 			}
 			switch {
 			case strings.Contains(e.Message, idxEmail):
 				return domain.ErrEmailTaken
+			case strings.Contains(e.Message, idxUserID):
+				return errUserIDTaken
 			case strings.Contains(e.Message, "_id_"):
 				return domain.ErrUserExists
 			}
@@ -116,6 +125,53 @@ func (r *Users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 		return nil, wrap("find user", err)
 	}
 	return d.toDomain(phone)
+}
+
+// errUserIDTaken is a Create whose user id another account holds: ids
+// are 128 random bits, so this is a bug, not an answer for the client.
+var errUserIDTaken = errors.New("mongo create user: user id already taken")
+
+// ByID returns the account with that id (by the unique index on
+// user_id), or domain.ErrUserNotFound.
+func (r *Users) ByID(ctx context.Context, id string) (*domain.User, error) {
+	ctx, cancel := r.s.op(ctx)
+	defer cancel()
+	var d userDoc
+	err := r.coll.FindOne(ctx, bson.D{{Key: "user_id", Value: id}}).Decode(&d)
+	if errors.Is(err, mongodriver.ErrNoDocuments) {
+		return nil, domain.ErrUserNotFound
+	}
+	if err != nil {
+		return nil, wrap("find user by id", err)
+	}
+	phone, err := domain.ParsePhoneNumber(d.Phone)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: stored user %s: %w", domain.MaskPhone(d.Phone), err)
+	}
+	return d.toDomain(phone)
+}
+
+// RevokeSessions moves the account to its next session generation
+// (domain.User.RevokeSessions) with one atomic increment, acknowledged
+// by a majority before it returns, and answers the new generation.
+func (r *Users) RevokeSessions(ctx context.Context, id string) (uint64, error) {
+	ctx, cancel := r.s.op(ctx)
+	defer cancel()
+	// The whole document comes back: FerretDB implements no projection
+	// in findAndModify.
+	var d userDoc
+	err := r.coll.FindOneAndUpdate(ctx,
+		bson.D{{Key: "user_id", Value: id}},
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "session_generation", Value: int64(1)}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After),
+	).Decode(&d)
+	if errors.Is(err, mongodriver.ErrNoDocuments) {
+		return 0, domain.ErrUserNotFound
+	}
+	if err != nil {
+		return 0, wrap("revoke sessions", err)
+	}
+	return uint64(d.SessionGeneration), nil
 }
 
 // Exists reports whether phone has an account.

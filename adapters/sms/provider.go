@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/google/wire"
 	"go.uber.org/zap"
 
 	"github.com/phoneauth/phoneauth/adapters/sms/aliyun"
@@ -133,6 +134,25 @@ func NewWithObserver(cfg Config, log *zap.Logger, obs failover.AttemptObserver) 
 	}
 	log.Info("SMS providers", zap.Strings("providers", cfg.Names()))
 	return failover.New(log, senders...).WithObserver(obs), nil
+}
+
+// ProviderSet offers Wire the SMS sender (Provide), fed this package's
+// Config; the injector supplies the Preset and the attempt observer.
+var ProviderSet = wire.NewSet(Provide)
+
+// Preset is a sender handed to the injector to use instead of the vendors
+// (tests and the benchmark capture codes with one); the zero Preset means
+// the vendors SMS_PROVIDER names.
+type Preset struct{ Sender application.SMSSender }
+
+// Provide is the sender of the service: the preset one if there is one,
+// without building any vendor; otherwise the vendors SMS_PROVIDER names
+// (NewWithObserver), logging under "sms" and reporting every attempt to obs.
+func Provide(cfg Config, preset Preset, log *zap.Logger, obs failover.AttemptObserver) (application.SMSSender, error) {
+	if preset.Sender != nil {
+		return preset.Sender, nil
+	}
+	return NewWithObserver(cfg, log.Named("sms"), obs)
 }
 
 func known() []string {

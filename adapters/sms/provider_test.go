@@ -14,6 +14,7 @@ import (
 
 	"github.com/phoneauth/phoneauth/adapters/sms"
 	"github.com/phoneauth/phoneauth/adapters/sms/aliyun"
+	"github.com/phoneauth/phoneauth/adapters/sms/capture"
 	"github.com/phoneauth/phoneauth/adapters/sms/cloopen"
 	"github.com/phoneauth/phoneauth/adapters/sms/internal/fakevendor"
 	"github.com/phoneauth/phoneauth/adapters/sms/internal/smstest"
@@ -245,5 +246,36 @@ func TestConfigErrorsNameTheVariable(t *testing.T) {
 	cfg.Aliyun, cfg.Twilio = aliyun.Config{}, twilio.Config{}
 	if _, err := sms.New(cfg, nil); err != nil {
 		t.Errorf("unlisted vendors' variables were required: %v", err)
+	}
+}
+
+// TestProvide: a preset sender is used as it is, without building (or
+// warning about) any vendor; without one, the configured vendors are built
+// under the logger named "sms", reporting every attempt to the observer.
+func TestProvide(t *testing.T) {
+	cfg := sms.Config{Providers: []string{"console"}}
+	core, logs := observer.New(zapcore.InfoLevel)
+	preset := capture.New()
+	got, err := sms.Provide(cfg, sms.Preset{Sender: preset}, zap.New(core), nil)
+	if err != nil || got != application.SMSSender(preset) {
+		t.Fatalf("preset: %v, %v", got, err)
+	}
+	if n := logs.Len(); n != 0 {
+		t.Fatalf("preset: %d log lines, want none (no vendor built): %v", n, logs.All())
+	}
+
+	rec := &smstest.Recorder{}
+	got, err = sms.Provide(cfg, sms.Preset{}, zap.New(core), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if warned := logs.FilterLoggerName("sms.console").FilterMessageSnippet("no SMS leaves this machine").Len(); warned != 1 {
+		t.Errorf("console built under %v, want sms.console", logs.All())
+	}
+	if err := got.SendCode(context.Background(), phone, code, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.String(); got != "console:sent" {
+		t.Errorf("observer saw %q, want console:sent", got)
 	}
 }

@@ -73,6 +73,15 @@ func testExpirers(t *testing.T, newStores func(*testing.T) Stores) {
 			want++
 		}
 
+		if s.Sessions != nil {
+			for id, until := range map[string]time.Time{"expired": base.Add(short), "live": base.Add(long)} {
+				if err := s.Sessions.Update(ctx, id, base, revokeFor(id, until)); err != nil {
+					t.Fatalf("Sessions.Update: %v", err)
+				}
+			}
+			want++
+		}
+
 		if got := sweep(t, s.Expirers, sweepAt); got != want {
 			t.Errorf("DeleteExpired deleted %d records, want %d", got, want)
 		}
@@ -113,6 +122,16 @@ func testExpirers(t *testing.T, newStores func(*testing.T) Stores) {
 				}); err != nil || locked.IsZero() == want {
 					t.Errorf("lock %q after the sweep: until %v, %v; want locked %v", key, locked, err, want)
 				}
+			}
+		}
+		if s.Sessions != nil {
+			// Asked as of before the sweep, a store that merely hid the
+			// expired record would still answer it.
+			if got, err := s.Sessions.Get(ctx, "expired", base); err != nil || got.Recorded() {
+				t.Errorf("expired session still stored: Get = %+v, %v", got.Snapshot(), err)
+			}
+			if got, err := s.Sessions.Get(ctx, "live", sweepAt); err != nil || !got.Revoked() {
+				t.Errorf("live session lost: Get = %+v, %v", got.Snapshot(), err)
 			}
 		}
 		if s.Nonces != nil {

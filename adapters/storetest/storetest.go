@@ -23,6 +23,7 @@ type Stores struct {
 	Limits   application.RateLimits
 	Lockouts application.Lockouts
 	Nonces   application.Nonces
+	Sessions application.Sessions
 	// Expirers must between them sweep every expiring record of the
 	// non-nil ports above: the expiry subtest counts what they delete in
 	// total. With no Expirers the expiry subtests are skipped.
@@ -46,6 +47,7 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("RateLimits", func(t *testing.T) { testRateLimits(t, newStores) })
 	t.Run("Lockouts", func(t *testing.T) { testLockouts(t, newStores) })
 	t.Run("Nonces", func(t *testing.T) { testNonces(t, newStores) })
+	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStores) })
 	t.Run("Expirers", func(t *testing.T) { testExpirers(t, newStores) })
 }
 

@@ -66,6 +66,76 @@ func testUsers(t *testing.T, newStores func(*testing.T) Stores) {
 		}
 	})
 
+	t.Run("ByIDAndSessionGeneration", func(t *testing.T) {
+		users, ctx := open(t), t.Context()
+		created := base.Add(1234567 * time.Microsecond)
+		want := domain.NewUser("user-1", phone(1), email(t, "Alice.Smith@Example.COM"), everyByte(), created)
+		for i, u := range []*domain.User{want, domain.NewUser("user-2", phone(2), email(t, "b@example.com"), []byte{2}, base)} {
+			if err := users.Create(ctx, u); err != nil {
+				t.Fatalf("Create %d: %v", i, err)
+			}
+		}
+		got, err := users.ByID(ctx, "user-1")
+		if err != nil {
+			t.Fatalf("ByID: %v", err)
+		}
+		if got.ID() != want.ID() || got.Phone() != want.Phone() || got.Email() != want.Email() ||
+			!bytes.Equal(got.SealedPassword(), want.SealedPassword()) || !sameMillis(got.CreatedAt(), created) ||
+			got.SessionGeneration() != 0 {
+			t.Errorf("ByID = %q %s %q %v gen %d; want %q %s %q %v gen 0", got.ID(), got.Phone().Masked(), got.Email(),
+				got.CreatedAt(), got.SessionGeneration(), want.ID(), want.Phone().Masked(), want.Email(), created)
+		}
+		for i := uint64(1); i <= 3; i++ {
+			gen, err := users.RevokeSessions(ctx, "user-1")
+			if err != nil || gen != i {
+				t.Fatalf("RevokeSessions #%d = %d, %v; want %d", i, gen, err, i)
+			}
+		}
+		for name, read := range map[string]func() (*domain.User, error){
+			"ByID":    func() (*domain.User, error) { return users.ByID(ctx, "user-1") },
+			"ByPhone": func() (*domain.User, error) { return users.ByPhone(ctx, phone(1)) },
+		} {
+			u, err := read()
+			if err != nil {
+				t.Errorf("%s after three revocations: %v", name, err)
+			} else if u.SessionGeneration() != 3 || u.Email() != want.Email() || !bytes.Equal(u.SealedPassword(), want.SealedPassword()) {
+				t.Errorf("%s after three revocations: generation %d, email %q; want generation 3, the rest unchanged", name, u.SessionGeneration(), u.Email())
+			}
+		}
+		if u, err := users.ByID(ctx, "user-2"); err != nil || u.SessionGeneration() != 0 || u.Phone() != phone(2) {
+			t.Errorf("the other account: %v; want it found, at generation 0", err)
+		}
+		if _, err := users.ByID(ctx, "user-3"); !errors.Is(err, domain.ErrUserNotFound) {
+			t.Errorf("ByID(unknown) error = %v, want domain.ErrUserNotFound", err)
+		}
+		if _, err := users.RevokeSessions(ctx, "user-3"); !errors.Is(err, domain.ErrUserNotFound) {
+			t.Errorf("RevokeSessions(unknown) error = %v, want domain.ErrUserNotFound", err)
+		}
+	})
+
+	t.Run("ConcurrentRevokeSessionsCountsEach", func(t *testing.T) {
+		users, ctx := open(t), t.Context()
+		if err := users.Create(ctx, domain.NewUser("u1", phone(1), email(t, "a@example.com"), []byte{1}, base)); err != nil {
+			t.Fatalf("Create: %v", err)
+		}
+		gens := make([]uint64, concurrency)
+		errs := race(concurrency, func(i int) error {
+			var err error
+			gens[i], err = users.RevokeSessions(ctx, "u1")
+			return err
+		})
+		seen := map[uint64]bool{}
+		for i, err := range errs {
+			if err != nil || gens[i] < 1 || gens[i] > concurrency || seen[gens[i]] {
+				t.Errorf("RevokeSessions %d = %d, %v; want a generation of its own in 1..%d", i, gens[i], err, concurrency)
+			}
+			seen[gens[i]] = true
+		}
+		if u, err := users.ByID(ctx, "u1"); err != nil || u.SessionGeneration() != concurrency {
+			t.Errorf("after %d revocations: %v, want generation %d", concurrency, err, concurrency)
+		}
+	})
+
 	t.Run("CreateRefusesTakenPhone", func(t *testing.T) {
 		users, ctx := open(t), t.Context()
 		if err := users.Create(ctx, domain.NewUser("u1", phone(1), email(t, "a@example.com"), []byte{1}, base)); err != nil {

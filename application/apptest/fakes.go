@@ -7,7 +7,10 @@ package apptest
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -42,7 +45,7 @@ type Users struct {
 // NewUsers returns an empty fake.
 func NewUsers() *Users { return &Users{byPhone: map[string]*domain.User{}, emails: map[string]bool{}} }
 
-// Create stores u unless its phone or email is taken.
+// Create stores (a copy of) u unless its phone or email is taken.
 func (f *Users) Create(_ context.Context, u *domain.User) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -55,12 +58,13 @@ func (f *Users) Create(_ context.Context, u *domain.User) error {
 	if f.emails[u.Email().String()] {
 		return domain.ErrEmailTaken
 	}
-	f.byPhone[u.Phone().E164()] = u
+	c := *u
+	f.byPhone[u.Phone().E164()] = &c
 	f.emails[u.Email().String()] = true
 	return nil
 }
 
-// ByPhone returns the user or domain.ErrUserNotFound.
+// ByPhone returns (a copy of) the user or domain.ErrUserNotFound.
 func (f *Users) ByPhone(_ context.Context, p domain.PhoneNumber) (*domain.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -71,7 +75,57 @@ func (f *Users) ByPhone(_ context.Context, p domain.PhoneNumber) (*domain.User, 
 	if u == nil {
 		return nil, domain.ErrUserNotFound
 	}
-	return u, nil
+	c := *u
+	return &c, nil
+}
+
+// ByID returns (a copy of) the user with that id or domain.ErrUserNotFound.
+func (f *Users) ByID(_ context.Context, id string) (*domain.User, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return nil, f.Err
+	}
+	u := f.byID(id)
+	if u == nil {
+		return nil, domain.ErrUserNotFound
+	}
+	c := *u
+	return &c, nil
+}
+
+// RevokeSessions moves the user to its next session generation.
+func (f *Users) RevokeSessions(_ context.Context, id string) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return 0, f.Err
+	}
+	u := f.byID(id)
+	if u == nil {
+		return 0, domain.ErrUserNotFound
+	}
+	u.RevokeSessions()
+	return u.SessionGeneration(), nil
+}
+
+func (f *Users) byID(id string) *domain.User {
+	for _, u := range f.byPhone {
+		if u.ID() == id {
+			return u
+		}
+	}
+	return nil
+}
+
+// Delete removes the user with that id, as an account deletion would.
+func (f *Users) Delete(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if u := f.byID(id); u != nil {
+		delete(f.byPhone, u.Phone().E164())
+		delete(f.emails, u.Email().String())
+	}
 }
 
 // Exists reports whether the phone has an account.
@@ -264,6 +318,86 @@ func (f *Lockouts) DeleteExpired(_ context.Context, now time.Time) (int, error) 
 	return f.r.deleteExpired(now), nil
 }
 
+// Sessions is a fake application.Sessions storing snapshots, so a test
+// sees exactly what a real store would persist. It counts the writes it
+// made, and with Rerun set it runs every fn once more on a copy it throws
+// away before the run that counts, as a store that retries may.
+type Sessions struct {
+	mu     sync.Mutex
+	m      map[string]domain.SessionSnapshot
+	writes int
+	Rerun  bool
+	Err    error // returned by every call when set
+}
+
+// NewSessions returns an empty fake.
+func NewSessions() *Sessions { return &Sessions{m: map[string]domain.SessionSnapshot{}} }
+
+func (f *Sessions) live(id string, now time.Time) domain.Session {
+	s, ok := f.m[id]
+	if !ok || !now.Before(s.RetainUntil) {
+		return domain.Session{}
+	}
+	return domain.RestoreSession(s)
+}
+
+// Update applies fn to id's session atomically and stores what changed.
+func (f *Sessions) Update(_ context.Context, id string, now time.Time, fn func(*domain.Session) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	if f.Rerun {
+		s := f.live(id, now)
+		_ = fn(&s)
+	}
+	s := f.live(id, now)
+	before := s
+	if err := fn(&s); err != nil {
+		return err
+	}
+	if s == before {
+		return nil
+	}
+	if s.ID() != id {
+		return errors.New("fake sessions: fn moved the session to another id")
+	}
+	f.m[id] = s.Snapshot()
+	f.writes++
+	return nil
+}
+
+// Get returns id's live session, or the zero one.
+func (f *Sessions) Get(_ context.Context, id string, now time.Time) (domain.Session, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return domain.Session{}, f.Err
+	}
+	return f.live(id, now), nil
+}
+
+// DeleteExpired drops the records past their retention.
+func (f *Sessions) DeleteExpired(_ context.Context, now time.Time) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for id, s := range f.m {
+		if !now.Before(s.RetainUntil) {
+			delete(f.m, id)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Writes returns how many writes Update made.
+func (f *Sessions) Writes() int { f.mu.Lock(); defer f.mu.Unlock(); return f.writes }
+
+// Len returns how many records are stored, expired ones included.
+func (f *Sessions) Len() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.m) }
+
 // Alarms is a fake application.Alarms counting what it heard.
 type Alarms struct {
 	mu    sync.Mutex
@@ -347,6 +481,89 @@ func (t Tokens) Issue(userID, sessionID string, _ time.Time) (string, time.Durat
 	return "token:" + userID + ":" + sessionID, t.TTL, nil
 }
 
+// Signer is a fake application.Tokens: deterministic, as the port
+// requires, with the precision of real tokens (access times in whole
+// seconds, refresh times in milliseconds), so a test sees what survives a
+// round trip. A token is the kind, the claims as JSON, and a SHA-256 over
+// both under a fixed key: not secret, but a changed byte is refused.
+type Signer struct{}
+
+type signed struct {
+	Kind       string `json:"k"`
+	UserID     string `json:"u"`
+	SessionID  string `json:"s"`
+	Generation uint64 `json:"g"`
+	Seq        uint64 `json:"n,omitempty"`
+	IssuedAt   int64  `json:"i"`
+	ExpiresAt  int64  `json:"e"`
+}
+
+const signerKey = "apptest-signer-key"
+
+func (Signer) sign(c signed) (string, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return "", err
+	}
+	body := base64.RawURLEncoding.EncodeToString(b)
+	mac := sha256.Sum256([]byte(signerKey + body))
+	return body + "." + base64.RawURLEncoding.EncodeToString(mac[:]), nil
+}
+
+func (Signer) parse(token, kind string) (signed, error) {
+	var c signed
+	body, mac, ok := strings.Cut(token, ".")
+	want := sha256.Sum256([]byte(signerKey + body))
+	if !ok || mac != base64.RawURLEncoding.EncodeToString(want[:]) {
+		return c, fmt.Errorf("%w: bad signature", application.ErrInvalidToken)
+	}
+	b, err := base64.RawURLEncoding.DecodeString(body)
+	if err != nil || json.Unmarshal(b, &c) != nil || c.Kind != kind {
+		return signed{}, fmt.Errorf("%w: not a %s token", application.ErrInvalidToken, kind)
+	}
+	return c, nil
+}
+
+// IssueAccess signs access claims.
+func (s Signer) IssueAccess(c application.AccessClaims) (string, error) {
+	return s.sign(signed{Kind: "access", UserID: c.UserID, SessionID: c.SessionID, Generation: c.Generation,
+		IssuedAt: c.IssuedAt.Unix(), ExpiresAt: c.ExpiresAt.Unix()})
+}
+
+// ParseAccess checks an access token at now.
+func (s Signer) ParseAccess(token string, now time.Time) (application.AccessClaims, error) {
+	c, err := s.parse(token, "access")
+	if err != nil {
+		return application.AccessClaims{}, err
+	}
+	exp := time.Unix(c.ExpiresAt, 0).UTC()
+	if !now.Before(exp) {
+		return application.AccessClaims{}, fmt.Errorf("%w: expired", application.ErrInvalidToken)
+	}
+	return application.AccessClaims{UserID: c.UserID, SessionID: c.SessionID, Generation: c.Generation,
+		IssuedAt: time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: exp}, nil
+}
+
+// IssueRefresh signs refresh claims.
+func (s Signer) IssueRefresh(c application.RefreshClaims) (string, error) {
+	return s.sign(signed{Kind: "refresh", UserID: c.UserID, SessionID: c.SessionID, Generation: c.Generation, Seq: c.Seq,
+		IssuedAt: c.IssuedAt.UnixMilli(), ExpiresAt: c.ExpiresAt.UnixMilli()})
+}
+
+// ParseRefresh checks a refresh token at now.
+func (s Signer) ParseRefresh(token string, now time.Time) (application.RefreshClaims, error) {
+	c, err := s.parse(token, "refresh")
+	if err != nil {
+		return application.RefreshClaims{}, err
+	}
+	exp := time.UnixMilli(c.ExpiresAt).UTC()
+	if !now.Before(exp) {
+		return application.RefreshClaims{}, fmt.Errorf("%w: expired", application.ErrInvalidToken)
+	}
+	return application.RefreshClaims{UserID: c.UserID, SessionID: c.SessionID, Generation: c.Generation, Seq: c.Seq,
+		IssuedAt: time.UnixMilli(c.IssuedAt).UTC(), ExpiresAt: exp}, nil
+}
+
 // SMS is a fake application.SMSSender that records codes; Fail, when set,
 // is returned instead of sending.
 type SMS struct {
@@ -377,7 +594,8 @@ func (f *SMS) Code(e164 string) string { f.mu.Lock(); defer f.mu.Unlock(); retur
 // Sent returns how many codes were sent.
 func (f *SMS) Sent() int { f.mu.Lock(); defer f.mu.Unlock(); return f.sent }
 
-// Fakes bundles one of each fake and the App built on them.
+// Fakes bundles one of each fake, the App built on them, and the session
+// use cases (on Signer).
 type Fakes struct {
 	Clock    *Clock
 	Users    *Users
@@ -387,11 +605,19 @@ type Fakes struct {
 	Alarms   *Alarms
 	Nonces   *Nonces
 	SMS      *SMS
+	Sessions *Sessions
 	Policy   application.Policy
 	App      *application.App
+
+	Issuer       *application.SessionIssuer
+	Refresh      *application.RefreshHandler
+	Authenticate *application.AuthenticateHandler
+	Me           *application.MeHandler
+	Logout       *application.LogoutHandler
 }
 
-// DefaultPolicy is SPEC §4's defaults.
+// DefaultPolicy is the service's default configuration (docs/api.md,
+// Configuration).
 func DefaultPolicy() application.Policy {
 	allow, _ := domain.NewCountryAllowList([]string{"86"})
 	return application.Policy{
@@ -402,6 +628,7 @@ func DefaultPolicy() application.Policy {
 		LoginTimeWindow: 300 * time.Second, LoginMaxFailures: 5, LoginLockout: 15 * time.Minute,
 		FailuresHourlyPerNet: 50, CodeDailyFailuresPerPhone: 10, CodeHourlyFailuresGlobal: 2000,
 		LoginHourlyLimitPerAccount: 60,
+		AccessTTL:                  7 * 24 * time.Hour, RefreshTTL: 30 * 24 * time.Hour, RefreshReuseGrace: 10 * time.Second,
 	}
 }
 
@@ -409,8 +636,13 @@ func DefaultPolicy() application.Policy {
 func New(now time.Time, policy application.Policy) *Fakes {
 	f := &Fakes{
 		Clock: NewClock(now), Users: NewUsers(), Pending: NewPending(), Limits: NewLimits(),
-		Lockouts: NewLockouts(), Alarms: &Alarms{}, Nonces: NewNonces(), SMS: NewSMS(), Policy: policy,
+		Lockouts: NewLockouts(), Alarms: &Alarms{}, Nonces: NewNonces(), SMS: NewSMS(), Sessions: NewSessions(), Policy: policy,
 	}
+	f.Issuer = application.NewSessionIssuer(Signer{}, policy)
+	f.Refresh = application.NewRefreshHandler(f.Issuer, f.Users, f.Sessions, f.Clock, policy)
+	f.Authenticate = application.NewAuthenticateHandler(Signer{}, f.Users, f.Sessions, f.Clock, policy)
+	f.Me = application.NewMeHandler(f.Authenticate)
+	f.Logout = application.NewLogoutHandler(f.Authenticate, f.Users, f.Sessions, f.Clock, policy)
 	f.App = application.NewApp(
 		application.NewSendCodeHandler(f.Users, f.Pending, f.Limits, Hasher{}, f.SMS, f.Clock, policy),
 		application.NewVerifyCodeHandler(f.Pending, Hasher{}, f.Limits, f.Alarms, f.Clock, policy),

@@ -169,7 +169,7 @@ func run() error {
 		return err
 	}
 	// The load generator shares two cores with the service; its garbage
-	// collector gets the same headroom the service has (phoneauth.TuneGC),
+	// collector gets the same headroom the service has (process.TuneGC),
 	// so that its CPU is spent on requests. GOGC in the environment wins.
 	if _, set := os.LookupEnv("GOGC"); !set {
 		debug.SetGCPercent(400)

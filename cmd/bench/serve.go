@@ -19,6 +19,7 @@ import (
 
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/adapters/sms/capture"
+	"github.com/phoneauth/phoneauth/cmd/internal/process"
 	"github.com/phoneauth/phoneauth/domain"
 )
 
@@ -35,13 +36,13 @@ func serve() int {
 		fmt.Fprintf(os.Stderr, "bench server: configuration: %v\n", err)
 		return 2
 	}
-	log, err := phoneauth.NewLogger(cfg)
+	log, err := process.NewLogger(cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench server: logger: %v\n", err)
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
-	phoneauth.TuneGC(log) // as cmd/server does
+	process.TuneGC(log) // as cmd/server does
 
 	codes := make(chan string, 1<<16)
 	sender := capture.New()

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/cmd/internal/process"
 )
 
 func main() { os.Exit(run()) }
@@ -23,13 +24,13 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "phoneauth: configuration: %v\n", err)
 		return 2
 	}
-	log, err := phoneauth.NewLogger(cfg)
+	log, err := process.NewLogger(cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "phoneauth: logger: %v\n", err)
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
-	phoneauth.TuneGC(log)
+	process.TuneGC(log)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

@@ -1,8 +1,9 @@
 // Package openapitest checks answers of the service against its OpenAPI
 // document, api/openapi.yaml (embedded as phoneauth.OpenAPIDocument). The
 // end-to-end tests check every answer they receive, and the HTTP adapter's
-// wire-contract test every row of SPEC §2, so the document cannot drift
-// from the service in either direction unnoticed.
+// wire-contract test every message and reason of the contract (docs/api.md,
+// Messages and reasons), so the document cannot drift from the service in
+// either direction unnoticed.
 package openapitest
 
 import (

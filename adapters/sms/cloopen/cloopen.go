@@ -50,7 +50,8 @@ const timestampLayout = "20060102150405"
 // adapter independent of the machine's tzdata.
 var chinaStandardTime = time.FixedZone("CST", 8*60*60)
 
-// Config is the account and template, from the environment (SPEC §4).
+// Config is the account and template, from the environment (docs/sms.md,
+// 容联云).
 type Config struct {
 	BaseURL    string        `env:"CLOOPEN_BASE_URL" envDefault:"https://app.cloopen.com:8883"`
 	AccountSID string        `env:"CLOOPEN_ACCOUNT_SID"`
@@ -190,8 +191,8 @@ func (s *Sender) SendCode(ctx context.Context, phone domain.PhoneNumber, code st
 	return s.interpret(log, resp.StatusCode, raw)
 }
 
-// interpret turns an answer into nil or an *SMSError (CLOOPEN.md,
-// "Response").
+// interpret turns an answer into nil or an *SMSError (docs/cloopen.md,
+// Answer).
 func (s *Sender) interpret(log *zap.Logger, status int, raw []byte) error {
 	var r response
 	decodeErr := json.Unmarshal(raw, &r)

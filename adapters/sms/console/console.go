@@ -1,7 +1,8 @@
 // Package console is the development SMS provider: it sends nothing and
 // logs the code, so that a developer can register without a vendor
 // account. It is the only place in the service where a code may be logged
-// (SPEC §4), which is why it warns loudly when it is built.
+// (docs/api.md, Configuration: SMS_PROVIDER), which is why it warns loudly
+// when it is built.
 package console
 
 import (

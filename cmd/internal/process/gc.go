@@ -1,4 +1,4 @@
-package phoneauth
+package process
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package phoneauth_test
+package process_test
 
 import (
 	"os"
@@ -10,7 +10,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/phoneauth/phoneauth"
+	"github.com/phoneauth/phoneauth/cmd/internal/process"
 )
 
 // TestTuneGC runs in a child process, because the settings are
@@ -18,7 +18,7 @@ import (
 // GOGC / GOMEMLIMIT from the environment win.
 func TestTuneGC(t *testing.T) {
 	if mode := os.Getenv("TUNEGC_CHILD"); mode != "" {
-		phoneauth.TuneGC(zap.NewNop())
+		process.TuneGC(zap.NewNop())
 		gc := debug.SetGCPercent(100)
 		limit := debug.SetMemoryLimit(-1)
 		os.Stdout.WriteString("gc=" + strconv.Itoa(gc) + " limit=" + strconv.FormatInt(limit, 10) + "\n")
