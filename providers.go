@@ -1,8 +1,6 @@
 package phoneauth
 
 import (
-	"context"
-	"fmt"
 	"path/filepath"
 	"time"
 
@@ -93,55 +91,38 @@ func provideHTTPConfig(cfg Config, m *metrics.Metrics) httpapi.Config {
 	return hc
 }
 
-// provideBolt opens the embedded store: one bbolt file under DATA_DIR.
-func provideBolt(cfg Config, log *zap.Logger) (*bolt.Store, func(), error) {
-	path := filepath.Join(cfg.DataDir, "phoneauth.db")
-	s, err := bolt.Open(path, log)
-	if err != nil {
-		return nil, nil, fmt.Errorf("DATA_DIR: open %s: %w", path, err)
-	}
-	return s, func() {
-		if err := s.Close(); err != nil {
-			log.Error("close embedded store", zap.Error(err))
-		}
-	}, nil
+// provideBoltConfig: the embedded store is one bbolt file under DATA_DIR.
+func provideBoltConfig(cfg Config) bolt.Config {
+	return bolt.Config{Path: filepath.Join(cfg.DataDir, "phoneauth.db")}
 }
 
-// embeddedEphemeral are the counters a single node may keep in memory
-// (docs/design.md, Durable and ephemeral state): losing them in a crash
-// weakens an abuse limit for one window.
-type embeddedEphemeral struct {
-	limits   *memory.RateLimits
-	lockouts *memory.Lockouts
-	nonces   *memory.Nonces
-}
-
-func provideEmbeddedEphemeral(cfg Config, log *zap.Logger) embeddedEphemeral {
-	return embeddedEphemeral{
-		limits:   memory.NewRateLimits(cfg.MemoryMaxEntries, log),
-		lockouts: memory.NewLockouts(cfg.MemoryMaxEntries, log),
-		nonces:   memory.NewNonces(cfg.LoginNonceCapacity, log),
-	}
+// provideMemoryConfig bounds the counters a single node may keep in
+// memory (docs/design.md, Durable and ephemeral state): losing them in a
+// crash weakens an abuse limit for one window.
+func provideMemoryConfig(cfg Config) memory.Config {
+	return memory.Config{MaxEntries: cfg.MemoryMaxEntries, NonceCapacity: cfg.LoginNonceCapacity}
 }
 
 // The storage ports reach the use cases through the metrics' timing
 // decorators, in both injectors.
-func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users { return m.Users(s) }
+func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users {
+	return m.Users(s.Users())
+}
 func provideBoltPending(s *bolt.Store, m *metrics.Metrics) application.PendingRegistrations {
-	return m.PendingRegistrations(s)
+	return m.PendingRegistrations(s.PendingRegistrations())
 }
-func provideRateLimits(e embeddedEphemeral, m *metrics.Metrics) application.RateLimits {
-	return m.RateLimits(e.limits)
+func provideRateLimits(l *memory.RateLimits, m *metrics.Metrics) application.RateLimits {
+	return m.RateLimits(l)
 }
-func provideLockouts(e embeddedEphemeral, m *metrics.Metrics) application.Lockouts {
-	return m.Lockouts(e.lockouts)
+func provideLockouts(l *memory.Lockouts, m *metrics.Metrics) application.Lockouts {
+	return m.Lockouts(l)
 }
-func provideNonces(e embeddedEphemeral, m *metrics.Metrics) application.Nonces {
-	return m.Nonces(e.nonces)
+func provideNonces(n *memory.Nonces, m *metrics.Metrics) application.Nonces {
+	return m.Nonces(n)
 }
 
-func provideEmbeddedSweeper(cfg Config, c application.Clock, s *bolt.Store, e embeddedEphemeral, log *zap.Logger) *application.Sweeper {
-	return newSweeper(cfg, c, log, s, e.limits, e.lockouts, e.nonces)
+func provideEmbeddedSweeper(cfg Config, c application.Clock, s *bolt.Store, l *memory.RateLimits, k *memory.Lockouts, n *memory.Nonces, log *zap.Logger) *application.Sweeper {
+	return newSweeper(cfg, c, log, s, l, k, n)
 }
 
 func provideBoltReadiness(s *bolt.Store) httpapi.Readiness { return s.Ping }
@@ -153,21 +134,9 @@ func newSweeper(cfg Config, c application.Clock, log *zap.Logger, expirers ...ap
 	}, expirers...)
 }
 
-// provideMongo connects to MONGO_URI; an unreachable server stops the start.
-func provideMongo(cfg Config, log *zap.Logger) (*mongo.Store, func(), error) {
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.MongoTimeout+5*time.Second)
-	defer cancel()
-	s, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Timeout: cfg.MongoTimeout}, log.Named("mongo"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("MONGO_URI: %w", err)
-	}
-	return s, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), cfg.MongoTimeout)
-		defer cancel()
-		if err := s.Close(ctx); err != nil {
-			log.Error("close mongo", zap.Error(err))
-		}
-	}, nil
+// provideMongoConfig: MONGO_URI; an unreachable server stops the start.
+func provideMongoConfig(cfg Config) mongo.Config {
+	return mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDatabase, Timeout: cfg.MongoTimeout}
 }
 
 func provideMongoUsers(s *mongo.Store, m *metrics.Metrics) application.Users {

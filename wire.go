@@ -6,10 +6,13 @@ import (
 	"github.com/google/wire"
 	"go.uber.org/zap"
 
+	"github.com/phoneauth/phoneauth/adapters/bolt"
 	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/adapters/httpapi"
+	"github.com/phoneauth/phoneauth/adapters/memory"
 	"github.com/phoneauth/phoneauth/adapters/metrics"
+	"github.com/phoneauth/phoneauth/adapters/mongo"
 	"github.com/phoneauth/phoneauth/adapters/sms"
 	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/application"
@@ -45,10 +48,12 @@ var appSet = wire.NewSet(
 // embeddedSet is the single-node store: bbolt for durable state, memory
 // for the ephemeral counters.
 var embeddedSet = wire.NewSet(
-	provideBolt,
+	provideBoltConfig,
+	bolt.ProviderSet,
 	provideBoltUsers,
 	provideBoltPending,
-	provideEmbeddedEphemeral,
+	provideMemoryConfig,
+	memory.ProviderSet,
 	provideRateLimits,
 	provideLockouts,
 	provideNonces,
@@ -63,7 +68,8 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 
 // mongoSet keeps all shared state in MongoDB, so instances are stateless.
 var mongoSet = wire.NewSet(
-	provideMongo,
+	provideMongoConfig,
+	mongo.ProviderSet,
 	provideMongoUsers,
 	provideMongoPending,
 	provideMongoRateLimits,

@@ -8,10 +8,13 @@ package phoneauth
 
 import (
 	"github.com/google/wire"
+	"github.com/phoneauth/phoneauth/adapters/bolt"
 	"github.com/phoneauth/phoneauth/adapters/clock"
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/adapters/httpapi"
+	"github.com/phoneauth/phoneauth/adapters/memory"
 	"github.com/phoneauth/phoneauth/adapters/metrics"
+	"github.com/phoneauth/phoneauth/adapters/mongo"
 	"github.com/phoneauth/phoneauth/adapters/sms"
 	"github.com/phoneauth/phoneauth/adapters/sms/failover"
 	"github.com/phoneauth/phoneauth/application"
@@ -26,18 +29,20 @@ import (
 
 // InitializeEmbedded wires the service on the embedded store under DATA_DIR.
 func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, func(), error) {
-	store, cleanup, err := provideBolt(cfg, log)
+	config := provideBoltConfig(cfg)
+	store, cleanup, err := bolt.ProvideStore(config, log)
 	if err != nil {
 		return nil, nil, err
 	}
 	metricsMetrics := metrics.New()
 	users := provideBoltUsers(store, metricsMetrics)
 	pendingRegistrations := provideBoltPending(store, metricsMetrics)
-	phoneauthEmbeddedEphemeral := provideEmbeddedEphemeral(cfg, log)
-	rateLimits := provideRateLimits(phoneauthEmbeddedEphemeral, metricsMetrics)
-	config := cfg.Keys
+	memoryConfig := provideMemoryConfig(cfg)
+	rateLimits := memory.ProvideRateLimits(memoryConfig, log)
+	applicationRateLimits := provideRateLimits(rateLimits, metricsMetrics)
+	cryptoConfig := cfg.Keys
 	keyDir := provideKeyDir(cfg)
-	codeHasher, err := crypto.LoadCodeHasher(config, keyDir)
+	codeHasher, err := crypto.LoadCodeHasher(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -52,29 +57,31 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	system := clock.New()
 	applicationClock := provideClock(o, system)
 	policy := providePolicy(cfg)
-	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
+	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, applicationRateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
-	vault, err := crypto.LoadVault(config, keyDir)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, applicationRateLimits, alarms, applicationClock, policy)
+	vault, err := crypto.LoadVault(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
 	setPasswordHandler := application.NewSetPasswordHandler(pendingRegistrations, vault, applicationClock, policy)
-	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
-	lockouts := provideLockouts(phoneauthEmbeddedEphemeral, metricsMetrics)
-	nonces := provideNonces(phoneauthEmbeddedEphemeral, metricsMetrics)
-	tokenIssuer, err := crypto.LoadTokenIssuer(config, keyDir)
+	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, applicationRateLimits, applicationClock, policy)
+	lockouts := memory.ProvideLockouts(memoryConfig, log)
+	applicationLockouts := provideLockouts(lockouts, metricsMetrics)
+	nonces := memory.ProvideNonces(memoryConfig, log)
+	applicationNonces := provideNonces(nonces, metricsMetrics)
+	tokenIssuer, err := crypto.LoadTokenIssuer(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
+	loginHandler := application.NewLoginHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, tokenIssuer, applicationClock, policy)
 	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
 	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics)
 	readiness := provideBoltReadiness(store)
 	server := httpapi.New(app, httpapiConfig, readiness, log)
-	sweeper := provideEmbeddedSweeper(cfg, applicationClock, store, phoneauthEmbeddedEphemeral, log)
+	sweeper := provideEmbeddedSweeper(cfg, applicationClock, store, rateLimits, lockouts, nonces, log)
 	service := NewService(server, sweeper, metricsMetrics, cfg, log)
 	return service, func() {
 		cleanup()
@@ -83,7 +90,8 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 
 // InitializeMongo wires the service on the MongoDB at MONGO_URI.
 func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func(), error) {
-	store, cleanup, err := provideMongo(cfg, log)
+	config := provideMongoConfig(cfg)
+	store, cleanup, err := mongo.ProvideStore(config, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -91,9 +99,9 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	users := provideMongoUsers(store, metricsMetrics)
 	pendingRegistrations := provideMongoPending(store, metricsMetrics)
 	rateLimits := provideMongoRateLimits(store, metricsMetrics)
-	config := cfg.Keys
+	cryptoConfig := cfg.Keys
 	keyDir := provideKeyDir(cfg)
-	codeHasher, err := crypto.LoadCodeHasher(config, keyDir)
+	codeHasher, err := crypto.LoadCodeHasher(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -111,7 +119,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
 	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
-	vault, err := crypto.LoadVault(config, keyDir)
+	vault, err := crypto.LoadVault(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -120,7 +128,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideMongoLockouts(store, metricsMetrics)
 	nonces := provideMongoNonces(store, metricsMetrics)
-	tokenIssuer, err := crypto.LoadTokenIssuer(config, keyDir)
+	tokenIssuer, err := crypto.LoadTokenIssuer(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -149,11 +157,9 @@ var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.Provid
 // embeddedSet is the single-node store: bbolt for durable state, memory
 // for the ephemeral counters.
 var embeddedSet = wire.NewSet(
-	provideBolt,
-	provideBoltUsers,
+	provideBoltConfig, bolt.ProviderSet, provideBoltUsers,
 	provideBoltPending,
-	provideEmbeddedEphemeral,
-	provideRateLimits,
+	provideMemoryConfig, memory.ProviderSet, provideRateLimits,
 	provideLockouts,
 	provideNonces,
 	provideEmbeddedSweeper,
@@ -162,8 +168,7 @@ var embeddedSet = wire.NewSet(
 
 // mongoSet keeps all shared state in MongoDB, so instances are stateless.
 var mongoSet = wire.NewSet(
-	provideMongo,
-	provideMongoUsers,
+	provideMongoConfig, mongo.ProviderSet, provideMongoUsers,
 	provideMongoPending,
 	provideMongoRateLimits,
 	provideMongoLockouts,

@@ -33,7 +33,7 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		s := open(t, filepath.Join(t.TempDir(), "phoneauth.db"))
 		t.Cleanup(func() { _ = s.Close() })
-		return storetest.Stores{Users: s, Pending: s, Sessions: s.Sessions(), Expirers: []application.Expirer{s}}
+		return storetest.Stores{Users: s.Users(), Pending: s.PendingRegistrations(), Sessions: s.Sessions(), Expirers: []application.Expirer{s}}
 	})
 }
 
@@ -45,10 +45,10 @@ func TestSurvivesRestart(t *testing.T) {
 	e, _ := domain.ParseEmail("a@example.com")
 
 	s := open(t, path)
-	if err := s.Create(ctx, domain.NewUser("u1", p, e, []byte{1, 2, 3}, base)); err != nil {
+	if err := s.Users().Create(ctx, domain.NewUser("u1", p, e, []byte{1, 2, 3}, base)); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
-	if err := s.Save(ctx, domain.NewPendingRegistration(domain.MustParsePhoneNumber("+8613800000002"), []byte{9}, base, time.Hour)); err != nil {
+	if err := s.PendingRegistrations().Save(ctx, domain.NewPendingRegistration(domain.MustParsePhoneNumber("+8613800000002"), []byte{9}, base, time.Hour)); err != nil {
 		t.Fatalf("Save: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -60,15 +60,15 @@ func TestSurvivesRestart(t *testing.T) {
 
 	s = open(t, path)
 	defer s.Close()
-	u, err := s.ByPhone(ctx, p)
+	u, err := s.Users().ByPhone(ctx, p)
 	if err != nil || u.ID() != "u1" || u.Email() != e {
 		t.Errorf("after restart ByPhone = %v, %v", u, err)
 	}
-	if _, err := s.Get(ctx, domain.MustParsePhoneNumber("+8613800000002"), base); err != nil {
+	if _, err := s.PendingRegistrations().Get(ctx, domain.MustParsePhoneNumber("+8613800000002"), base); err != nil {
 		t.Errorf("after restart Get: %v", err)
 	}
 	// The email index survived too.
-	err = s.Create(ctx, domain.NewUser("u2", domain.MustParsePhoneNumber("+8613800000003"), e, nil, base))
+	err = s.Users().Create(ctx, domain.NewUser("u2", domain.MustParsePhoneNumber("+8613800000003"), e, nil, base))
 	if !errors.Is(err, domain.ErrEmailTaken) {
 		t.Errorf("after restart Create with a taken email = %v, want domain.ErrEmailTaken", err)
 	}
@@ -94,16 +94,18 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 	e, _ := domain.ParseEmail("a@example.com")
 	u := domain.NewUser("u1", p, e, nil, base)
 	for name, call := range map[string]func() error{
-		"Create":          func() error { return s.Create(ctx, u) },
-		"ByPhone":         func() error { _, err := s.ByPhone(ctx, p); return err },
-		"Exists":          func() error { _, err := s.Exists(ctx, p); return err },
-		"BulkCreateUsers": func() error { return s.BulkCreateUsers(ctx, []*domain.User{u}) },
-		"Save":            func() error { return s.Save(ctx, domain.NewPendingRegistration(p, []byte{1}, base, time.Hour)) },
-		"Get":             func() error { _, err := s.Get(ctx, p, base); return err },
-		"Update": func() error {
-			return s.Update(ctx, p, base, func(*domain.PendingRegistration) error { return nil })
+		"Create":          func() error { return s.Users().Create(ctx, u) },
+		"ByPhone":         func() error { _, err := s.Users().ByPhone(ctx, p); return err },
+		"Exists":          func() error { _, err := s.Users().Exists(ctx, p); return err },
+		"BulkCreateUsers": func() error { return bolt.NewBulkLoader(s).BulkCreateUsers(ctx, []*domain.User{u}) },
+		"Save": func() error {
+			return s.PendingRegistrations().Save(ctx, domain.NewPendingRegistration(p, []byte{1}, base, time.Hour))
 		},
-		"Delete":        func() error { return s.Delete(ctx, p) },
+		"Get": func() error { _, err := s.PendingRegistrations().Get(ctx, p, base); return err },
+		"Update": func() error {
+			return s.PendingRegistrations().Update(ctx, p, base, func(*domain.PendingRegistration) error { return nil })
+		},
+		"Delete":        func() error { return s.PendingRegistrations().Delete(ctx, p) },
 		"DeleteExpired": func() error { _, err := s.DeleteExpired(ctx, base); return err },
 		"Ping":          func() error { return s.Ping(ctx) },
 	} {
@@ -118,35 +120,6 @@ func TestPing(t *testing.T) {
 	defer s.Close()
 	if err := s.Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
-	}
-}
-
-func TestBulkCreateUsers(t *testing.T) {
-	s := open(t, filepath.Join(t.TempDir(), "phoneauth.db"))
-	defer s.Close()
-	ctx := t.Context()
-	users := makeUsers(t, 0, 1200)
-	if err := s.BulkCreateUsers(ctx, users); err != nil {
-		t.Fatalf("BulkCreateUsers: %v", err)
-	}
-	for _, i := range []int{0, 599, 1199} {
-		got, err := s.ByPhone(ctx, users[i].Phone())
-		if err != nil || got.ID() != users[i].ID() || got.Email() != users[i].Email() {
-			t.Errorf("ByPhone(user %d) = %v, %v", i, got, err)
-		}
-	}
-	if err := s.Create(ctx, users[7]); !errors.Is(err, domain.ErrUserExists) {
-		t.Errorf("Create of a bulk-loaded phone = %v, want domain.ErrUserExists", err)
-	}
-	other := domain.NewUser("x", phoneNumber(5000), users[7].Email(), nil, base)
-	if err := s.Create(ctx, other); !errors.Is(err, domain.ErrEmailTaken) {
-		t.Errorf("Create with a bulk-loaded email = %v, want domain.ErrEmailTaken", err)
-	}
-	if err := s.BulkCreateUsers(ctx, []*domain.User{other, users[3]}); !errors.Is(err, domain.ErrUserExists) {
-		t.Errorf("BulkCreateUsers with a taken phone = %v, want domain.ErrUserExists", err)
-	}
-	if ok, _ := s.Exists(ctx, other.Phone()); ok {
-		t.Errorf("a refused bulk transaction stored its other users")
 	}
 }
 
@@ -165,7 +138,7 @@ func TestDeleteExpiredSpansTransactions(t *testing.T) {
 		}
 		reg := domain.NewPendingRegistration(phoneNumber(i), []byte{1}, base, ttl)
 		wg.Go(func() {
-			if err := s.Save(ctx, reg); err != nil {
+			if err := s.PendingRegistrations().Save(ctx, reg); err != nil {
 				errs <- err
 			}
 		})
@@ -234,7 +207,7 @@ func BenchmarkByPhone(b *testing.B) {
 	s := open(b, path)
 	defer s.Close()
 	start := time.Now()
-	if err := s.BulkCreateUsers(b.Context(), users); err != nil {
+	if err := bolt.NewBulkLoader(s).BulkCreateUsers(b.Context(), users); err != nil {
 		b.Fatalf("BulkCreateUsers: %v", err)
 	}
 	if fi, err := os.Stat(path); err == nil {
@@ -246,7 +219,7 @@ func BenchmarkByPhone(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i = (i + 7919) % n
-			if _, err := s.ByPhone(b.Context(), users[i].Phone()); err != nil {
+			if _, err := s.Users().ByPhone(b.Context(), users[i].Phone()); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -256,7 +229,7 @@ func BenchmarkByPhone(b *testing.B) {
 			i := 0
 			for pb.Next() {
 				i = (i + 7919) % n
-				if _, err := s.ByPhone(b.Context(), users[i].Phone()); err != nil {
+				if _, err := s.Users().ByPhone(b.Context(), users[i].Phone()); err != nil {
 					b.Error(err)
 					return
 				}
@@ -265,7 +238,7 @@ func BenchmarkByPhone(b *testing.B) {
 	})
 	b.Run("miss", func(b *testing.B) {
 		for b.Loop() {
-			if _, err := s.ByPhone(b.Context(), missing); !errors.Is(err, domain.ErrUserNotFound) {
+			if _, err := s.Users().ByPhone(b.Context(), missing); !errors.Is(err, domain.ErrUserNotFound) {
 				b.Fatal(err)
 			}
 		}
@@ -286,7 +259,7 @@ func BenchmarkSave(b *testing.B) {
 		i := 0
 		for b.Loop() {
 			i++
-			if err := s.Save(b.Context(), domain.NewPendingRegistration(phones[i%len(phones)], make([]byte, 32), base, time.Hour)); err != nil {
+			if err := s.PendingRegistrations().Save(b.Context(), domain.NewPendingRegistration(phones[i%len(phones)], make([]byte, 32), base, time.Hour)); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -301,7 +274,7 @@ func BenchmarkSave(b *testing.B) {
 				next++
 				p := phones[next%len(phones)]
 				seq.Unlock()
-				if err := s.Save(b.Context(), domain.NewPendingRegistration(p, make([]byte, 32), base, time.Hour)); err != nil {
+				if err := s.PendingRegistrations().Save(b.Context(), domain.NewPendingRegistration(p, make([]byte, 32), base, time.Hour)); err != nil {
 					b.Error(err)
 					return
 				}

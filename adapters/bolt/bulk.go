@@ -18,12 +18,20 @@ import (
 // a transaction's dirty pages in tens of megabytes.
 const bulkChunk = 50_000
 
-// BulkCreateUsers inserts many users in a few large transactions, for
-// preloading benchmark data; the uniqueness rules hold as in Create. It
-// sorts the users by number first, so bbolt appends to pages instead of
-// splitting them. A refused user fails its whole transaction, but the
-// transactions before it stay committed.
-func (s *Store) BulkCreateUsers(ctx context.Context, users []*domain.User) error {
+// BulkLoader preloads users for benchmarks (cmd/bench), in a few large
+// transactions instead of a commit each. It is no port of the application:
+// the service never uses it, and Users stays what the use cases need.
+type BulkLoader struct{ s *Store }
+
+// NewBulkLoader returns a loader that writes into s.
+func NewBulkLoader(s *Store) *BulkLoader { return &BulkLoader{s: s} }
+
+// BulkCreateUsers inserts many users in a few large transactions; the
+// uniqueness rules hold as in Users.Create. It sorts the users by number
+// first, so bbolt appends to pages instead of splitting them. A refused
+// user fails its whole transaction, but the transactions before it stay
+// committed.
+func (l *BulkLoader) BulkCreateUsers(ctx context.Context, users []*domain.User) error {
 	sorted := slices.Clone(users)
 	slices.SortFunc(sorted, func(a, b *domain.User) int {
 		return strings.Compare(a.Phone().E164(), b.Phone().E164())
@@ -39,7 +47,7 @@ func (s *Store) BulkCreateUsers(ctx context.Context, users []*domain.User) error
 			if u.Phone().IsZero() || u.Email().IsZero() {
 				return fmt.Errorf("bolt: bulk create users: a user has no phone or email")
 			}
-			data, err := json.Marshal(toDBUser(u))
+			data, err := json.Marshal(toUserDoc(u))
 			if err != nil {
 				return fmt.Errorf("bolt: encode user: %w", err)
 			}
@@ -50,7 +58,7 @@ func (s *Store) BulkCreateUsers(ctx context.Context, users []*domain.User) error
 		byID := slices.Clone(records)
 		slices.SortFunc(byID, func(a, b record) int { return bytes.Compare(a.id, b.id) })
 		var refused error
-		err := s.db.Update(func(tx *bbolt.Tx) error {
+		err := l.s.db.Update(func(tx *bbolt.Tx) error {
 			users, emails, ids := tx.Bucket(bucketUsers), tx.Bucket(bucketEmails), tx.Bucket(bucketUserIDs)
 			// Sorted inserts leave pages nearly full; the default of one
 			// half would double the file for nothing.

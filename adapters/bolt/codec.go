@@ -153,7 +153,8 @@ func plainLiteral(b []byte) ([]byte, []byte, bool) {
 	return s, b[end+1:], true
 }
 
-func toDBUser(u *domain.User) userDoc {
+// toUserDoc is u as stored.
+func toUserDoc(u *domain.User) userDoc {
 	return userDoc{
 		ID:                u.ID(),
 		Phone:             u.Phone().E164(),
@@ -164,11 +165,11 @@ func toDBUser(u *domain.User) userDoc {
 	}
 }
 
-// fromDBUser rebuilds a user found under phone. Re-parsing the stored
+// toDomain rebuilds the user found under phone. Re-parsing the stored
 // number would cost phone-number metadata work on every login, and the
 // caller's phone is the very number the record is keyed by, so the user
 // is built from it; the stored email was normalised when it was written.
-func fromDBUser(phone domain.PhoneNumber, d userDoc) (*domain.User, error) {
+func (d userDoc) toDomain(phone domain.PhoneNumber) (*domain.User, error) {
 	if d.Phone != phone.E164() {
 		return nil, fmt.Errorf("user record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
 	}
@@ -191,12 +192,9 @@ type pendingDoc struct {
 	ExpiresAt      time.Time `json:"expires_at"`
 }
 
-// expiryDoc is the part of a pendingDoc the sweeper needs.
-type expiryDoc struct {
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-func toDBPending(s domain.PendingRegistrationSnapshot) pendingDoc {
+// toPendingDoc is p as stored.
+func toPendingDoc(p *domain.PendingRegistration) pendingDoc {
+	s := p.Snapshot()
 	return pendingDoc{
 		Phone:          s.Phone.E164(),
 		CodeHash:       s.CodeHash,
@@ -212,10 +210,10 @@ func toDBPending(s domain.PendingRegistrationSnapshot) pendingDoc {
 	}
 }
 
-// fromDBPending rebuilds a registration found under phone. An empty code
+// toDomain rebuilds the registration found under phone. An empty code
 // hash must come back nil: the domain reads nil as "no live code", while an
 // empty one would count the next try as a wrong guess.
-func fromDBPending(phone domain.PhoneNumber, d pendingDoc) (*domain.PendingRegistration, error) {
+func (d pendingDoc) toDomain(phone domain.PhoneNumber) (*domain.PendingRegistration, error) {
 	if d.Phone != phone.E164() {
 		return nil, fmt.Errorf("pending record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
 	}

@@ -20,8 +20,8 @@ type Sessions struct {
 	s *Store
 }
 
-// Sessions returns the store's sessions.
-func (s *Store) Sessions() *Sessions { return &Sessions{s: s} }
+// Sessions returns the store's sessions (application.Sessions).
+func (s *Store) Sessions() *Sessions { return s.sessions }
 
 // sessionDoc is a session as stored. expires_at is its retention (when
 // the last token it issued expires), under the name every expiring

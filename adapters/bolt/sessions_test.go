@@ -71,16 +71,16 @@ func TestOpenBuildsTheUserIDIndexOnce(t *testing.T) {
 	}
 	ctx := t.Context()
 	for _, i := range []int{0, 1, n / 2, n - 1} {
-		u, err := s.ByID(ctx, fmt.Sprintf("id-%d", i))
+		u, err := s.Users().ByID(ctx, fmt.Sprintf("id-%d", i))
 		if err != nil || u.Phone().E164() != fmt.Sprintf("+86139%08d", i) || u.SessionGeneration() != 0 {
 			t.Fatalf("ByID(id-%d) after the migration: %v", i, err)
 		}
 	}
-	if gen, err := s.RevokeSessions(ctx, "id-7"); err != nil || gen != 1 {
+	if gen, err := s.Users().RevokeSessions(ctx, "id-7"); err != nil || gen != 1 {
 		t.Fatalf("RevokeSessions = %d, %v", gen, err)
 	}
 	e, _ := domain.ParseEmail("new@example.com")
-	if err := s.Create(ctx, domain.NewUser("id-new", domain.MustParsePhoneNumber("+8613900099999"), e, nil, base)); err != nil {
+	if err := s.Users().Create(ctx, domain.NewUser("id-new", domain.MustParsePhoneNumber("+8613900099999"), e, nil, base)); err != nil {
 		t.Fatalf("Create after the migration: %v", err)
 	}
 	if err := s.Close(); err != nil {
@@ -93,12 +93,12 @@ func TestOpenBuildsTheUserIDIndexOnce(t *testing.T) {
 		t.Errorf("second Open indexed %d users again", got)
 	}
 	for id, gen := range map[string]uint64{"id-7": 1, "id-8": 0, "id-new": 0} {
-		if u, err := s.ByID(ctx, id); err != nil || u.SessionGeneration() != gen {
+		if u, err := s.Users().ByID(ctx, id); err != nil || u.SessionGeneration() != gen {
 			t.Errorf("ByID(%s) after reopening: %v; want generation %d", id, err, gen)
 		}
 	}
 	// Records of the old shape still read by number.
-	if u, err := s.ByPhone(ctx, domain.MustParsePhoneNumber("+8613900000008")); err != nil || u.ID() != "id-8" {
+	if u, err := s.Users().ByPhone(ctx, domain.MustParsePhoneNumber("+8613900000008")); err != nil || u.ID() != "id-8" {
 		t.Errorf("ByPhone of an old record: %v", err)
 	}
 }
@@ -114,7 +114,7 @@ func TestSessionsSurviveRestart(t *testing.T) {
 
 	s := open(t, path)
 	e, _ := domain.ParseEmail("a@example.com")
-	if err := s.Create(ctx, domain.NewUser("u1", domain.MustParsePhoneNumber("+8613800000001"), e, nil, base)); err != nil {
+	if err := s.Users().Create(ctx, domain.NewUser("u1", domain.MustParsePhoneNumber("+8613800000001"), e, nil, base)); err != nil {
 		t.Fatal(err)
 	}
 	var issued domain.SessionIssue
@@ -133,7 +133,7 @@ func TestSessionsSurviveRestart(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RevokeSessions(ctx, "u1"); err != nil {
+	if _, err := s.Users().RevokeSessions(ctx, "u1"); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {
@@ -148,7 +148,7 @@ func TestSessionsSurviveRestart(t *testing.T) {
 	if got, err := s.Sessions().Get(ctx, "s2", base); err != nil || !got.Revoked() {
 		t.Errorf("s2 after restart: revoked %v, %v", got.Revoked(), err)
 	}
-	if u, err := s.ByID(ctx, "u1"); err != nil || u.SessionGeneration() != 1 {
+	if u, err := s.Users().ByID(ctx, "u1"); err != nil || u.SessionGeneration() != 1 {
 		t.Errorf("u1 after restart: %v", err)
 	}
 	// The stored session is what the port promised: JSON, its retention

@@ -32,13 +32,18 @@ var (
 	sweepScan = 10_000
 )
 
-// Store is the bbolt-backed application.Users, application.PendingRegistrations
-// and application.Expirer (of expired pending registrations and sessions);
-// Sessions gives its application.Sessions. It is safe for concurrent use.
+// Store is one bbolt file and the repositories that share it: Users,
+// PendingRegistrations and Sessions. Store itself sweeps expired records,
+// pending registrations and sessions (application.Expirer). It is safe
+// for concurrent use.
 type Store struct {
 	db     *bbolt.DB
 	writes *groupCommit
 	log    *zap.Logger
+
+	users    *Users
+	pending  *PendingRegistrations
+	sessions *Sessions
 }
 
 // Open opens (creating if needed, with its directory) the store file at
@@ -76,7 +81,11 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		return nil, unavailable("create buckets", err)
 	}
 	log.Info("store opened", zap.String("path", path))
-	return &Store{db: db, writes: newGroupCommit(db), log: log}, nil
+	s := &Store{db: db, writes: newGroupCommit(db), log: log}
+	s.users = &Users{s: s}
+	s.pending = &PendingRegistrations{s: s}
+	s.sessions = &Sessions{s: s}
+	return s, nil
 }
 
 // Close waits for running transactions and closes the file; the Store
@@ -89,6 +98,13 @@ func (s *Store) Close() error {
 	s.log.Info("store closed")
 	return nil
 }
+
+// Users returns the accounts repository (application.Users).
+func (s *Store) Users() *Users { return s.users }
+
+// PendingRegistrations returns the registrations-in-progress repository
+// (application.PendingRegistrations).
+func (s *Store) PendingRegistrations() *PendingRegistrations { return s.pending }
 
 // Ping reports whether the store can run a transaction, for readiness checks.
 func (s *Store) Ping(ctx context.Context) error {

@@ -11,6 +11,11 @@ import (
 	"go.uber.org/zap"
 )
 
+// expiryDoc is the part of an expiring record the sweeper needs.
+type expiryDoc struct {
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
 // sweep deletes the records of bucket expired at now and returns how
 // many went: every expiring record says when it expires as expires_at
 // (expiryDoc). It works through the bucket in transactions of at most

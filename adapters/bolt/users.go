@@ -14,23 +14,27 @@ import (
 	"github.com/phoneauth/phoneauth/domain"
 )
 
+// Users stores accounts in the users bucket, keyed by the E.164 number,
+// with the email index beside it; it is the bbolt application.Users.
+type Users struct{ s *Store }
+
 // Create stores a new user, refusing a taken phone (domain.ErrUserExists,
 // checked first) or a taken email (domain.ErrEmailTaken) in the same
 // transaction as the insert, so concurrent creates cannot both win.
-func (s *Store) Create(ctx context.Context, u *domain.User) error {
+func (r *Users) Create(ctx context.Context, u *domain.User) error {
 	if err := ctx.Err(); err != nil {
 		return unavailable("create user", err)
 	}
 	if u.Phone().IsZero() || u.Email().IsZero() {
 		return fmt.Errorf("bolt: create user: phone and email are required")
 	}
-	data, err := json.Marshal(toDBUser(u))
+	data, err := json.Marshal(toUserDoc(u))
 	if err != nil {
 		return fmt.Errorf("bolt: encode user: %w", err)
 	}
 	phoneKey, emailKey, idKey := []byte(u.Phone().E164()), []byte(u.Email().String()), []byte(u.ID())
 	var refused error
-	err = s.writes.update(func(tx *bbolt.Tx) error {
+	err = r.s.writes.update(func(tx *bbolt.Tx) error {
 		// A refusal is an answer, not a failed transaction: returning it
 		// would roll back and re-run every other write in the batch.
 		refused = checkFree(tx, phoneKey, emailKey, idKey)
@@ -74,7 +78,7 @@ func putUser(tx *bbolt.Tx, phoneKey, emailKey, idKey, data []byte) error {
 
 // ByPhone returns the user registered under phone, or domain.ErrUserNotFound.
 // It is on every login, so it reads one key and parses no phone number.
-func (s *Store) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error) {
+func (r *Users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, unavailable("read user", err)
 	}
@@ -83,7 +87,7 @@ func (s *Store) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 		found     bool
 		decodeErr error
 	)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := r.s.db.View(func(tx *bbolt.Tx) error {
 		v := tx.Bucket(bucketUsers).Get([]byte(phone.E164()))
 		if v != nil {
 			// Decoding copies out of the mmap, which the transaction's
@@ -100,12 +104,12 @@ func (s *Store) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.
 	case decodeErr != nil:
 		return nil, fmt.Errorf("bolt: decode user %s: %w", phone.Masked(), decodeErr)
 	}
-	return fromDBUser(phone, doc)
+	return doc.toDomain(phone)
 }
 
 // ByID returns the user with that id, or domain.ErrUserNotFound: two
 // point reads in one read transaction, the id index and the user.
-func (s *Store) ByID(ctx context.Context, id string) (*domain.User, error) {
+func (r *Users) ByID(ctx context.Context, id string) (*domain.User, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, unavailable("read user", err)
 	}
@@ -114,7 +118,7 @@ func (s *Store) ByID(ctx context.Context, id string) (*domain.User, error) {
 		phoneKey  []byte
 		decodeErr error
 	)
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := r.s.db.View(func(tx *bbolt.Tx) error {
 		doc, phoneKey, decodeErr = userByID(tx, []byte(id))
 		return nil
 	})
@@ -130,7 +134,7 @@ func (s *Store) ByID(ctx context.Context, id string) (*domain.User, error) {
 // RevokeSessions moves the user to its next session generation
 // (domain.User.RevokeSessions) in one write transaction, fsynced before
 // it returns, and answers the new generation.
-func (s *Store) RevokeSessions(ctx context.Context, id string) (uint64, error) {
+func (r *Users) RevokeSessions(ctx context.Context, id string) (uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, unavailable("revoke sessions", err)
 	}
@@ -138,7 +142,7 @@ func (s *Store) RevokeSessions(ctx context.Context, id string) (uint64, error) {
 		gen     uint64
 		outcome error
 	)
-	err := s.writes.update(func(tx *bbolt.Tx) error {
+	err := r.s.writes.update(func(tx *bbolt.Tx) error {
 		// As in Create, an outcome is an answer, not a failed transaction.
 		gen, outcome = 0, nil
 		doc, phoneKey, err := userByID(tx, []byte(id))
@@ -152,7 +156,7 @@ func (s *Store) RevokeSessions(ctx context.Context, id string) (uint64, error) {
 			return nil
 		}
 		u.RevokeSessions()
-		data, err := json.Marshal(toDBUser(u))
+		data, err := json.Marshal(toUserDoc(u))
 		if err != nil {
 			outcome = fmt.Errorf("bolt: encode user: %w", err)
 			return nil
@@ -196,7 +200,7 @@ func restoreByID(phoneKey []byte, doc userDoc) (*domain.User, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: stored user %s: %w", domain.MaskPhone(string(phoneKey)), err)
 	}
-	return fromDBUser(phone, doc)
+	return doc.toDomain(phone)
 }
 
 // ensureUserIDIndex builds the id index (id -> number) of a file written
@@ -241,12 +245,12 @@ func ensureUserIDIndex(tx *bbolt.Tx, log *zap.Logger) error {
 }
 
 // Exists reports whether phone is registered.
-func (s *Store) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error) {
+func (r *Users) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, unavailable("look up user", err)
 	}
 	var found bool
-	err := s.db.View(func(tx *bbolt.Tx) error {
+	err := r.s.db.View(func(tx *bbolt.Tx) error {
 		found = tx.Bucket(bucketUsers).Get([]byte(phone.E164())) != nil
 		return nil
 	})

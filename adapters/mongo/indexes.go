@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
@@ -84,9 +83,4 @@ func (s *Store) ensureExpiryIndex(ctx context.Context, c *mongodriver.Collection
 		return wrap(fmt.Sprintf("create index %s.expires_at", c.Name()), err)
 	}
 	return nil
-}
-
-// expiredBy matches records that have expired at now.
-func expiredBy(now time.Time) bson.D {
-	return bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}}
 }

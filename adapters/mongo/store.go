@@ -170,32 +170,3 @@ func (s *Store) Sessions() *Sessions { return s.sessions }
 func (s *Store) op(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, s.timeout)
 }
-
-// DeleteExpired removes every record whose expires_at has passed from all
-// collections that have one. Reads never depend on it.
-func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	total := 0
-	for _, c := range s.expiring() {
-		n, err := s.deleteExpired(ctx, c, now)
-		total += n
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
-}
-
-// expiring lists the collections whose records expire (at expires_at).
-func (s *Store) expiring() []*mongodriver.Collection {
-	return []*mongodriver.Collection{s.pending.coll, s.limits.coll, s.lockouts.coll, s.nonces.coll, s.sessions.coll}
-}
-
-func (s *Store) deleteExpired(ctx context.Context, c *mongodriver.Collection, now time.Time) (int, error) {
-	ctx, cancel := s.op(ctx)
-	defer cancel()
-	res, err := c.DeleteMany(ctx, expiredBy(now))
-	if err != nil {
-		return 0, wrap("delete expired "+c.Name(), err)
-	}
-	return int(res.DeletedCount), nil
-}

@@ -301,7 +301,7 @@ func testNonces(t *testing.T, newStores func(*testing.T) Stores) {
 		wantClaim(t, n, "n1", exp, base.Add(time.Minute), application.NonceReplayed)
 		wantClaim(t, n, "n2", exp, base, application.NonceClaimed)
 		// Expiry is judged by the now the caller hands in: no sweep, and
-		// no wall clock (which says the suite's times are all ahead).
+		// no wall clock (which says the suite's times are all past).
 		wantClaim(t, n, "n1", exp.Add(5*time.Minute), exp, application.NonceClaimed)
 		wantClaim(t, n, "n1", exp.Add(5*time.Minute), exp.Add(time.Minute), application.NonceReplayed)
 	})

@@ -31,6 +31,13 @@ func userPhone(i int) string { return fmt.Sprintf("139%08d", i) }
 
 func registrationPhone(i int) string { return fmt.Sprintf("158%08d", i) }
 
+// bulkLoader is what preload needs of a store: many users written in few
+// commits or round trips. The stores offer it beside their production
+// types (bolt.BulkLoader, mongo.BulkLoader), not as part of them.
+type bulkLoader interface {
+	BulkCreateUsers(ctx context.Context, users []*domain.User) error
+}
+
 // preload stores s.users users through the store's bulk path (not HTTP),
 // with passwords sealed under the key the service will use.
 func preload(ctx context.Context, s settings, dataDir, passwordKey string) error {
@@ -46,25 +53,35 @@ func preload(ctx context.Context, s settings, dataDir, passwordKey string) error
 	if err != nil {
 		return err
 	}
+	loader, closeStore, err := openLoader(ctx, s, dataDir)
+	if err != nil {
+		return err
+	}
+	err = loader.BulkCreateUsers(ctx, users)
+	if cerr := closeStore(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// openLoader opens the run's store and returns its bulk loader and what
+// closes the store. A failure to close MongoDB's pool is not the
+// preload's.
+func openLoader(ctx context.Context, s settings, dataDir string) (bulkLoader, func() error, error) {
 	if s.mongoURI == "" {
 		st, err := bolt.Open(filepath.Join(dataDir, "phoneauth.db"), zap.NewNop())
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
-		if err := st.BulkCreateUsers(ctx, users); err != nil {
-			_ = st.Close()
-			return err
-		}
-		return st.Close()
+		return bolt.NewBulkLoader(st), st.Close, nil
 	}
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	st, err := mongo.Open(octx, mongo.Config{URI: s.mongoURI, Database: s.mongoDatabase, Timeout: 5 * time.Minute}, zap.NewNop())
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer func() { _ = st.Close(context.Background()) }()
-	return st.BulkCreateUsers(ctx, users)
+	return mongo.NewBulkLoader(st), func() error { _ = st.Close(context.Background()); return nil }, nil
 }
 
 // makeUsers builds n users on every core.
