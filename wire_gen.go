@@ -98,7 +98,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	readiness := provideBoltReadiness(store)
 	server := httpapi.New(app, httpapiConfig, readiness, log)
 	sweeper := provideEmbeddedSweeper(cfg, applicationClock, store, rateLimits, lockouts, nonces, log)
-	service := NewService(server, sweeper, metricsMetrics, cfg, log)
+	service := NewService(server, sweeper, metricsMetrics, tokens, cfg, log)
 	return service, func() {
 		cleanup()
 	}, nil
@@ -171,7 +171,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	readiness := provideMongoReadiness(store)
 	server := httpapi.New(app, httpapiConfig, readiness, log)
 	sweeper := provideMongoSweeper(cfg, applicationClock, store, log)
-	service := NewService(server, sweeper, metricsMetrics, cfg, log)
+	service := NewService(server, sweeper, metricsMetrics, tokens, cfg, log)
 	return service, func() {
 		cleanup()
 	}, nil

@@ -228,6 +228,14 @@ func testTokensVerifyWithTheJWKS(t *testing.T, store options) {
 	if !ed25519.PrivateKey(ed25519.NewKeyFromSeed(signingSeed)).Public().(ed25519.PublicKey).Equal(ed25519.PublicKey(pub)) {
 		t.Fatal("the JWKS publishes another key than TOKEN_SIGNING_KEYS's")
 	}
+	// The start-up log says which key signs, by its kid alone.
+	started := in.logs.FilterMessage("listening").All()
+	if len(started) != 1 || started[0].ContextMap()["token_signing_kid"] != h.Kid {
+		t.Fatalf("the start-up log does not name the signing kid %s: %v", h.Kid, started)
+	}
+	if strings.Contains(in.logText(), base64.StdEncoding.EncodeToString(signingSeed)) {
+		t.Fatal("the logs show the signing key")
+	}
 }
 
 func testSessionHostileInput(t *testing.T, store options) {
