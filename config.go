@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
@@ -28,14 +29,17 @@ import (
 // a .env file if one exists). Secrets are never printed: Config has no String method that
 // would show them, and errors name variables, not values of secrets.
 type Config struct {
-	HTTPAddr      string        `env:"HTTP_ADDR" envDefault:":8080"`
-	MetricsAddr   string        `env:"METRICS_ADDR"`
-	MongoURI      string        `env:"MONGO_URI"`
-	MongoDatabase string        `env:"MONGO_DATABASE" envDefault:"phoneauth"`
-	MongoTimeout  time.Duration `env:"MONGO_TIMEOUT" envDefault:"5s"`
-	DataDir       string        `env:"DATA_DIR" envDefault:"./data"`
-	LogLevel      zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat     string        `env:"LOG_FORMAT" envDefault:"json"`
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// HTTPPathPrefix serves every route under it as well as at its own
+	// path (/api/v1_1, where the origin backend's clients point).
+	HTTPPathPrefix string        `env:"HTTP_PATH_PREFIX"`
+	MetricsAddr    string        `env:"METRICS_ADDR"`
+	MongoURI       string        `env:"MONGO_URI"`
+	MongoDatabase  string        `env:"MONGO_DATABASE" envDefault:"phoneauth"`
+	MongoTimeout   time.Duration `env:"MONGO_TIMEOUT" envDefault:"5s"`
+	DataDir        string        `env:"DATA_DIR" envDefault:"./data"`
+	LogLevel       zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
+	LogFormat      string        `env:"LOG_FORMAT" envDefault:"json"`
 
 	SMS sms.Config
 
@@ -59,9 +63,15 @@ type Config struct {
 	CodeHourlyFailuresGlobal   int `env:"CODE_HOURLY_FAILURES_GLOBAL" envDefault:"2000"`
 	LoginHourlyLimitPerAccount int `env:"LOGIN_HOURLY_LIMIT_PER_ACCOUNT" envDefault:"60"`
 	// Keys: PASSWORD_KEY, PASSWORD_OLD_KEYS, TOKEN_KEY, CODE_HMAC_KEY and
-	// TOKEN_TTL, for the cryptography adapter.
-	Keys           crypto.Config
-	TrustedProxies NetworkList `env:"TRUSTED_PROXIES"`
+	// TOKEN_SIGNING_KEYS, for the cryptography adapter.
+	Keys crypto.Config
+	// The session tokens' lifetimes (docs/sessions.md): the access token
+	// (token), the refresh token, and how long a refresh token already
+	// used still answers the pair it got.
+	TokenTTL          time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
+	RefreshTokenTTL   time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"720h"`
+	RefreshReuseGrace time.Duration `env:"REFRESH_REUSE_GRACE" envDefault:"10s"`
+	TrustedProxies    NetworkList   `env:"TRUSTED_PROXIES"`
 	// RegistrationBinding says who may continue a verified registration:
 	// network, token or off (docs/registration-binding.md).
 	RegistrationBinding domain.RegistrationBinding `env:"REGISTRATION_BINDING" envDefault:"network"`
@@ -110,7 +120,8 @@ func (c Config) Validate() error {
 	positive := map[string]time.Duration{
 		"SMS_CODE_TTL": c.SMSCodeTTL, "SMS_RESEND_INTERVAL": c.SMSResendInterval,
 		"REGISTRATION_TTL": c.RegistrationTTL, "LOGIN_TIME_WINDOW": c.LoginTimeWindow,
-		"LOGIN_LOCKOUT": c.LoginLockout, "TOKEN_TTL": c.Keys.TokenTTL, "MONGO_TIMEOUT": c.MongoTimeout,
+		"LOGIN_LOCKOUT": c.LoginLockout, "TOKEN_TTL": c.TokenTTL, "MONGO_TIMEOUT": c.MongoTimeout,
+		"REFRESH_TOKEN_TTL": c.RefreshTokenTTL, "REFRESH_REUSE_GRACE": c.RefreshReuseGrace,
 		"HTTP_READ_TIMEOUT": c.HTTPReadTimeout, "HTTP_WRITE_TIMEOUT": c.HTTPWriteTimeout,
 		"HTTP_IDLE_TIMEOUT": c.HTTPIdleTimeout, "SHUTDOWN_TIMEOUT": c.ShutdownTimeout,
 		"SWEEP_INTERVAL": c.SweepInterval,
@@ -122,6 +133,9 @@ func (c Config) Validate() error {
 	}
 	if c.SMSCodeTTL > 10*time.Minute {
 		bad("SMS_CODE_TTL", "must be at most 10m (OWASP ASVS 6.5.5)")
+	}
+	if c.RefreshReuseGrace > 0 && c.RefreshTokenTTL > 0 && c.RefreshReuseGrace >= c.RefreshTokenTTL {
+		bad("REFRESH_REUSE_GRACE", "must be shorter than REFRESH_TOKEN_TTL")
 	}
 	nonNegative := map[string]int{
 		"SMS_DAILY_LIMIT_PER_PHONE": c.SMSDailyLimitPerPhone, "SMS_HOURLY_LIMIT_PER_IP": c.SMSHourlyLimitPerIP,
@@ -158,11 +172,22 @@ func (c Config) Validate() error {
 		// passwords and tokens unreadable by the others.
 		for _, k := range []struct{ name, value string }{
 			{"PASSWORD_KEY", c.Keys.PasswordKey}, {"TOKEN_KEY", c.Keys.TokenKey}, {"CODE_HMAC_KEY", c.Keys.CodeHMACKey},
+			{"TOKEN_SIGNING_KEYS", c.Keys.TokenSigningKeys},
 		} {
 			if strings.TrimSpace(k.value) == "" {
 				bad(k.name, "required with MONGO_URI (every instance must use the same key; generate one with openssl rand -base64 32)")
 			}
 		}
+	}
+	// The signing keys are checked here, before anything starts, with
+	// the key's place in the list; their bytes never show.
+	if strings.TrimSpace(c.Keys.TokenSigningKeys) != "" {
+		if _, err := crypto.ParseSigningKeys("TOKEN_SIGNING_KEYS", c.Keys.TokenSigningKeys); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := checkPathPrefix(c.HTTPPathPrefix); err != nil {
+		bad("HTTP_PATH_PREFIX", err.Error())
 	}
 	switch c.LogFormat {
 	case "json", "console":
@@ -179,6 +204,31 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// checkPathPrefix accepts HTTP_PATH_PREFIX: empty, or a path that starts
+// with a slash and does not end with one (/api/v1_1), made of characters
+// a route may hold literally: no white space or control characters, and
+// none of the characters the router reads as a parameter or a wildcard
+// (':', '*', '+', '?'), nor '#' or '%'.
+func checkPathPrefix(p string) error {
+	if p == "" {
+		return nil
+	}
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return errors.New("must start with / (such as /api/v1_1)")
+	case strings.HasSuffix(p, "/"):
+		return errors.New("must not end with / (/api/v1_1, not /api/v1_1/; leave it empty for none)")
+	case strings.Contains(p, "//"):
+		return errors.New("must not hold an empty segment (//)")
+	}
+	for _, r := range p {
+		if r <= ' ' || r == 0x7f || unicode.IsSpace(r) || strings.ContainsRune(":*+?#%", r) {
+			return fmt.Errorf("must not hold %q: a path of plain segments, such as /api/v1_1", r)
+		}
+	}
+	return nil
 }
 
 // NetworkList is TRUSTED_PROXIES: CIDRs, or single addresses, separated

@@ -43,7 +43,11 @@ func TestConfigDefaults(t *testing.T) {
 		{"CODE_DAILY_FAILURES_PER_PHONE", cfg.CodeDailyFailuresPerPhone, 10},
 		{"CODE_HOURLY_FAILURES_GLOBAL", cfg.CodeHourlyFailuresGlobal, 2000},
 		{"MEMORY_MAX_ENTRIES", cfg.MemoryMaxEntries, 1000000},
-		{"TOKEN_TTL", cfg.Keys.TokenTTL, 168 * time.Hour},
+		{"TOKEN_TTL", cfg.TokenTTL, 168 * time.Hour},
+		{"REFRESH_TOKEN_TTL", cfg.RefreshTokenTTL, 720 * time.Hour},
+		{"REFRESH_REUSE_GRACE", cfg.RefreshReuseGrace, 10 * time.Second},
+		{"TOKEN_SIGNING_KEYS", cfg.Keys.TokenSigningKeys, ""},
+		{"HTTP_PATH_PREFIX", cfg.HTTPPathPrefix, ""},
 		{"LOG_LEVEL", cfg.LogLevel.String(), "info"},
 		{"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout, 15 * time.Second},
 		{"REGISTRATION_BINDING", cfg.RegistrationBinding.String(), "network"},
@@ -117,7 +121,7 @@ func TestConfigErrorsNeverEchoSecrets(t *testing.T) {
 // missing key is named.
 func TestMongoModeRequiresEveryKey(t *testing.T) {
 	const key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-	keys := []string{"PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"}
+	keys := []string{"PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY", "TOKEN_SIGNING_KEYS"}
 	for missing := 0; missing < 1<<len(keys); missing++ {
 		vars := map[string]string{"MONGO_URI": "mongodb://db:27017"}
 		var want []string
@@ -194,9 +198,83 @@ func TestRefusedListStillLetsTheRestBeChecked(t *testing.T) {
 	_, err := phoneauth.ParseConfig(map[string]string{
 		"SMS_ALLOWED_COUNTRY_CODES": "86,china", "TRUSTED_PROXIES": "x", "LOG_FORMAT": "xml", "MONGO_URI": "mongodb://db:27017",
 	})
-	for _, name := range []string{"SMS_ALLOWED_COUNTRY_CODES", "TRUSTED_PROXIES", "LOG_FORMAT", "PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"} {
+	for _, name := range []string{"SMS_ALLOWED_COUNTRY_CODES", "TRUSTED_PROXIES", "LOG_FORMAT", "PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY", "TOKEN_SIGNING_KEYS"} {
 		if err == nil || !strings.Contains(err.Error(), name+": ") {
 			t.Errorf("error %v does not name %s", err, name)
 		}
+	}
+}
+
+// TestSessionConfigRefusals: the session settings refuse what cannot
+// work, each refusal naming its variable.
+func TestSessionConfigRefusals(t *testing.T) {
+	for _, c := range []struct {
+		vars map[string]string
+		name string
+	}{
+		{map[string]string{"TOKEN_TTL": "0s"}, "TOKEN_TTL"},
+		{map[string]string{"TOKEN_TTL": "-1h"}, "TOKEN_TTL"},
+		{map[string]string{"REFRESH_TOKEN_TTL": "0s"}, "REFRESH_TOKEN_TTL"},
+		{map[string]string{"REFRESH_TOKEN_TTL": "-720h"}, "REFRESH_TOKEN_TTL"},
+		{map[string]string{"REFRESH_TOKEN_TTL": "thirty days"}, "REFRESH_TOKEN_TTL"},
+		{map[string]string{"REFRESH_REUSE_GRACE": "0s"}, "REFRESH_REUSE_GRACE"},
+		{map[string]string{"REFRESH_REUSE_GRACE": "-10s"}, "REFRESH_REUSE_GRACE"},
+		{map[string]string{"REFRESH_REUSE_GRACE": "1h", "REFRESH_TOKEN_TTL": "1h"}, "REFRESH_REUSE_GRACE"},
+		{map[string]string{"REFRESH_REUSE_GRACE": "2h", "REFRESH_TOKEN_TTL": "1h"}, "REFRESH_REUSE_GRACE"},
+		{map[string]string{"HTTP_PATH_PREFIX": "v1_1"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": "/api/v1_1/"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": "/"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": "/api v1"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": " /api"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": "/api\t"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": "/api/:version"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": "/api/*"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": "/api//v1"}, "HTTP_PATH_PREFIX"},
+		{map[string]string{"HTTP_PATH_PREFIX": "/api?v=1"}, "HTTP_PATH_PREFIX"},
+	} {
+		_, err := phoneauth.ParseConfig(c.vars)
+		if err == nil || !strings.Contains(err.Error(), c.name+": ") {
+			t.Errorf("%v: error %v does not name %s", c.vars, err, c.name)
+		}
+	}
+	for _, ok := range []map[string]string{
+		{"HTTP_PATH_PREFIX": "/api/v1_1"}, {"HTTP_PATH_PREFIX": "/v1"}, {"HTTP_PATH_PREFIX": ""},
+		{"REFRESH_REUSE_GRACE": "1ms", "REFRESH_TOKEN_TTL": "1h", "TOKEN_TTL": "15m"},
+	} {
+		if _, err := phoneauth.ParseConfig(ok); err != nil {
+			t.Errorf("%v refused: %v", ok, err)
+		}
+	}
+}
+
+// TestSigningKeysAreChecked: TOKEN_SIGNING_KEYS is parsed at load, so a
+// key the service cannot sign with stops it before anything starts; the
+// refusal names the variable and the key's place, never a key.
+func TestSigningKeysAreChecked(t *testing.T) {
+	const k1 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	const k2 = "Hx4dHBsaGRgXFhUUExIREA8ODQwLCgkIBwYFBAMCAQA="
+	const short = "c2hvcnQtc2lnbmluZy1rZXk="
+	for list, want := range map[string]string{
+		k1 + "," + short:            "TOKEN_SIGNING_KEYS key 2 of 2",
+		"not base64 !!":             "TOKEN_SIGNING_KEYS key 1 of 1",
+		k1 + ",," + k2:              "TOKEN_SIGNING_KEYS key 2 of 3",
+		k1 + "," + k2 + "," + k1:    "TOKEN_SIGNING_KEYS key 3 of 3",
+		short + "," + k1 + "," + k2: "TOKEN_SIGNING_KEYS key 1 of 3",
+	} {
+		_, err := phoneauth.ParseConfig(map[string]string{"TOKEN_SIGNING_KEYS": list})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("TOKEN_SIGNING_KEYS=%q: error %v, want one naming %q", list, err, want)
+			continue
+		}
+		for _, k := range []string{k1, k2, short} {
+			if strings.Contains(err.Error(), k) {
+				t.Errorf("TOKEN_SIGNING_KEYS=%q: the error shows a key: %v", list, err)
+			}
+		}
+	}
+	cfg, err := phoneauth.ParseConfig(map[string]string{"TOKEN_SIGNING_KEYS": k1 + ", " + k2, "MONGO_URI": "mongodb://db:27017",
+		"PASSWORD_KEY": k1, "TOKEN_KEY": k1, "CODE_HMAC_KEY": k1})
+	if err != nil || cfg.Keys.TokenSigningKeys != k1+", "+k2 {
+		t.Fatalf("two signing keys with MONGO_URI: %v", err)
 	}
 }

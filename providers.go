@@ -58,6 +58,10 @@ func providePolicy(cfg Config) application.Policy {
 		CodeDailyFailuresPerPhone:  cfg.CodeDailyFailuresPerPhone,
 		CodeHourlyFailuresGlobal:   cfg.CodeHourlyFailuresGlobal,
 		LoginHourlyLimitPerAccount: cfg.LoginHourlyLimitPerAccount,
+
+		AccessTTL:         cfg.TokenTTL,
+		RefreshTTL:        cfg.RefreshTokenTTL,
+		RefreshReuseGrace: cfg.RefreshReuseGrace,
 	}
 }
 
@@ -75,8 +79,9 @@ func (a logAlarms) CodeFailuresBudgetSpent(budget int, until time.Time) {
 func provideKeyDir(cfg Config) crypto.KeyDir { return crypto.KeyDir(cfg.DataDir) }
 
 // provideHTTPConfig serves /metrics on the main listener unless
-// METRICS_ADDR gives metrics their own (Service.Serve runs that one).
-func provideHTTPConfig(cfg Config, m *metrics.Metrics) httpapi.Config {
+// METRICS_ADDR gives metrics their own (Service.Serve runs that one), and
+// the public keys of the session tokens.
+func provideHTTPConfig(cfg Config, m *metrics.Metrics, t *crypto.Tokens) httpapi.Config {
 	hc := httpapi.Config{
 		TrustedProxies: cfg.TrustedProxies,
 		ReadTimeout:    cfg.HTTPReadTimeout,
@@ -84,6 +89,8 @@ func provideHTTPConfig(cfg Config, m *metrics.Metrics) httpapi.Config {
 		IdleTimeout:    cfg.HTTPIdleTimeout,
 		Observer:       m,
 		OpenAPI:        OpenAPIDocument,
+		JWKS:           t.JWKS(),
+		PathPrefix:     cfg.HTTPPathPrefix,
 	}
 	if cfg.MetricsAddr == "" {
 		hc.Metrics = m.Handler()
@@ -110,6 +117,9 @@ func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users {
 }
 func provideBoltPending(s *bolt.Store, m *metrics.Metrics) application.PendingRegistrations {
 	return m.PendingRegistrations(s.PendingRegistrations())
+}
+func provideBoltSessions(s *bolt.Store, m *metrics.Metrics) application.Sessions {
+	return m.Sessions(s.Sessions())
 }
 func provideRateLimits(l *memory.RateLimits, m *metrics.Metrics) application.RateLimits {
 	return m.RateLimits(l)
@@ -144,6 +154,9 @@ func provideMongoUsers(s *mongo.Store, m *metrics.Metrics) application.Users {
 }
 func provideMongoPending(s *mongo.Store, m *metrics.Metrics) application.PendingRegistrations {
 	return m.PendingRegistrations(s.PendingRegistrations())
+}
+func provideMongoSessions(s *mongo.Store, m *metrics.Metrics) application.Sessions {
+	return m.Sessions(s.Sessions())
 }
 func provideMongoRateLimits(s *mongo.Store, m *metrics.Metrics) application.RateLimits {
 	return m.RateLimits(s.RateLimits())

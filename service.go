@@ -9,6 +9,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/adapters/metrics"
 	"github.com/phoneauth/phoneauth/application"
@@ -21,11 +22,15 @@ type Service struct {
 	Metrics *metrics.Metrics
 	cfg     Config
 	log     *zap.Logger
+	// signingKID is the kid of the key that signs access tokens, for the
+	// start-up log: an operator rotating keys sees which one signs,
+	// never the key.
+	signingKID string
 }
 
 // NewService assembles the service; Wire calls it.
-func NewService(h *httpapi.Server, sw *application.Sweeper, m *metrics.Metrics, cfg Config, log *zap.Logger) *Service {
-	return &Service{HTTP: h, Sweeper: sw, Metrics: m, cfg: cfg, log: log}
+func NewService(h *httpapi.Server, sw *application.Sweeper, m *metrics.Metrics, t *crypto.Tokens, cfg Config, log *zap.Logger) *Service {
+	return &Service{HTTP: h, Sweeper: sw, Metrics: m, cfg: cfg, log: log, signingKID: t.SigningKeyID()}
 }
 
 // Run listens on HTTP_ADDR and serves until ctx ends.
@@ -63,7 +68,7 @@ func (s *Service) Serve(ctx context.Context, ln net.Listener) error {
 
 	served := make(chan error, 1)
 	go func() { served <- s.HTTP.App().Listener(ln) }()
-	s.log.Info("listening", zap.String("addr", ln.Addr().String()))
+	s.log.Info("listening", zap.String("addr", ln.Addr().String()), zap.String("token_signing_kid", s.signingKID))
 
 	select {
 	case err := <-served:

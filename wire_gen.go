@@ -71,18 +71,34 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	applicationLockouts := provideLockouts(lockouts, metricsMetrics)
 	nonces := memory.ProvideNonces(memoryConfig, log)
 	applicationNonces := provideNonces(nonces, metricsMetrics)
-	tokenIssuer, err := crypto.LoadTokenIssuer(cryptoConfig, keyDir)
+	tokens, err := crypto.LoadTokens(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, tokenIssuer, applicationClock, policy)
-	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics)
+	sessionIssuer := application.NewSessionIssuer(tokens, policy)
+	loginHandler := application.NewLoginHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, sessionIssuer, applicationClock, policy)
+	sessions := provideBoltSessions(store, metricsMetrics)
+	refreshHandler := application.NewRefreshHandler(sessionIssuer, users, sessions, applicationClock, policy)
+	authenticateHandler := application.NewAuthenticateHandler(tokens, users, sessions, applicationClock, policy)
+	meHandler := application.NewMeHandler()
+	logoutHandler := application.NewLogoutHandler(authenticateHandler, users, sessions, applicationClock, policy)
+	app := &application.App{
+		SendCode:        sendCodeHandler,
+		VerifyCode:      verifyCodeHandler,
+		SetPassword:     setPasswordHandler,
+		CompleteProfile: completeProfileHandler,
+		Login:           loginHandler,
+		Refresh:         refreshHandler,
+		Authenticate:    authenticateHandler,
+		Me:              meHandler,
+		Logout:          logoutHandler,
+	}
+	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics, tokens)
 	readiness := provideBoltReadiness(store)
 	server := httpapi.New(app, httpapiConfig, readiness, log)
 	sweeper := provideEmbeddedSweeper(cfg, applicationClock, store, rateLimits, lockouts, nonces, log)
-	service := NewService(server, sweeper, metricsMetrics, cfg, log)
+	service := NewService(server, sweeper, metricsMetrics, tokens, cfg, log)
 	return service, func() {
 		cleanup()
 	}, nil
@@ -128,18 +144,34 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	completeProfileHandler := application.NewCompleteProfileHandler(users, pendingRegistrations, rateLimits, applicationClock, policy)
 	lockouts := provideMongoLockouts(store, metricsMetrics)
 	nonces := provideMongoNonces(store, metricsMetrics)
-	tokenIssuer, err := crypto.LoadTokenIssuer(cryptoConfig, keyDir)
+	tokens, err := crypto.LoadTokens(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
 	}
-	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, tokenIssuer, applicationClock, policy)
-	app := application.NewApp(sendCodeHandler, verifyCodeHandler, setPasswordHandler, completeProfileHandler, loginHandler)
-	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics)
+	sessionIssuer := application.NewSessionIssuer(tokens, policy)
+	loginHandler := application.NewLoginHandler(users, vault, lockouts, rateLimits, nonces, sessionIssuer, applicationClock, policy)
+	sessions := provideMongoSessions(store, metricsMetrics)
+	refreshHandler := application.NewRefreshHandler(sessionIssuer, users, sessions, applicationClock, policy)
+	authenticateHandler := application.NewAuthenticateHandler(tokens, users, sessions, applicationClock, policy)
+	meHandler := application.NewMeHandler()
+	logoutHandler := application.NewLogoutHandler(authenticateHandler, users, sessions, applicationClock, policy)
+	app := &application.App{
+		SendCode:        sendCodeHandler,
+		VerifyCode:      verifyCodeHandler,
+		SetPassword:     setPasswordHandler,
+		CompleteProfile: completeProfileHandler,
+		Login:           loginHandler,
+		Refresh:         refreshHandler,
+		Authenticate:    authenticateHandler,
+		Me:              meHandler,
+		Logout:          logoutHandler,
+	}
+	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics, tokens)
 	readiness := provideMongoReadiness(store)
 	server := httpapi.New(app, httpapiConfig, readiness, log)
 	sweeper := provideMongoSweeper(cfg, applicationClock, store, log)
-	service := NewService(server, sweeper, metricsMetrics, cfg, log)
+	service := NewService(server, sweeper, metricsMetrics, tokens, cfg, log)
 	return service, func() {
 		cleanup()
 	}, nil
@@ -151,7 +183,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 // the injector provides. Each adapter with a set of its own is fed its
 // slice of the configuration.
 var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.ProviderSet, provideClock, crypto.ProviderSet, provideKeyDir, sms.ProviderSet, provideSMSPreset, wire.Bind(new(failover.AttemptObserver), new(*metrics.Metrics)), metrics.ProviderSet, providePolicy,
-	provideAlarms, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewApp, provideHTTPConfig, httpapi.ProviderSet, NewService,
+	provideAlarms, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewSessionIssuer, application.NewRefreshHandler, application.NewAuthenticateHandler, application.NewMeHandler, application.NewLogoutHandler, wire.Struct(new(application.App), "*"), provideHTTPConfig, httpapi.ProviderSet, NewService,
 )
 
 // embeddedSet is the single-node store: bbolt for durable state, memory
@@ -159,6 +191,7 @@ var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.Provid
 var embeddedSet = wire.NewSet(
 	provideBoltConfig, bolt.ProviderSet, provideBoltUsers,
 	provideBoltPending,
+	provideBoltSessions,
 	provideMemoryConfig, memory.ProviderSet, provideRateLimits,
 	provideLockouts,
 	provideNonces,
@@ -170,6 +203,7 @@ var embeddedSet = wire.NewSet(
 var mongoSet = wire.NewSet(
 	provideMongoConfig, mongo.ProviderSet, provideMongoUsers,
 	provideMongoPending,
+	provideMongoSessions,
 	provideMongoRateLimits,
 	provideMongoLockouts,
 	provideMongoNonces,

@@ -1,5 +1,6 @@
 // Package application holds what the service does: one use case a file
-// (the four registration steps and login), the ports they need
+// (the four registration steps, login, and the session's refresh,
+// authentication, account read and logout), the ports they need
 // (ports.go), and the policy values they run under. It knows no HTTP, no
 // database and no SMS vendor.
 package application
@@ -61,18 +62,22 @@ func (p Policy) sessionLifetimes() domain.SessionLifetimes {
 	return domain.SessionLifetimes{Access: p.AccessTTL, Refresh: p.RefreshTTL, ReuseGrace: p.RefreshReuseGrace}
 }
 
-// App groups the use cases the adapters drive.
+// App groups the use cases the adapters drive. The wiring fills every
+// field (wire.Struct); a test may leave out the use cases it does not
+// drive.
 type App struct {
 	SendCode        *SendCodeHandler
 	VerifyCode      *VerifyCodeHandler
 	SetPassword     *SetPasswordHandler
 	CompleteProfile *CompleteProfileHandler
 	Login           *LoginHandler
-}
-
-// NewApp groups the handlers.
-func NewApp(s *SendCodeHandler, v *VerifyCodeHandler, p *SetPasswordHandler, c *CompleteProfileHandler, l *LoginHandler) *App {
-	return &App{SendCode: s, VerifyCode: v, SetPassword: p, CompleteProfile: c, Login: l}
+	// The session use cases: Authenticate checks the access token of
+	// every authenticated request, and its Principal is what Me (and the
+	// use cases to come that act for an account) are handed.
+	Refresh      *RefreshHandler
+	Authenticate *AuthenticateHandler
+	Me           *MeHandler
+	Logout       *LogoutHandler
 }
 
 // newCode draws a 6-digit code uniformly from a CSPRNG.

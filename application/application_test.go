@@ -353,8 +353,22 @@ func TestLogin(t *testing.T) {
 	}
 	register(t, f, phone, "password1", "2214102327@qq.com")
 	res, err := f.App.Login.Handle(ctx, loginReq("password1", "r1", t0.Unix()))
-	if err != nil || res.Email != "2214102327@qq.com" || res.Token == "" || res.ExpiresIn != time.Hour {
+	if err != nil || res.Email != "2214102327@qq.com" || res.Token == "" || res.ExpiresIn != f.Policy.AccessTTL ||
+		res.RefreshToken == "" || res.RefreshExpiresIn != f.Policy.RefreshTTL {
 		t.Fatalf("login = %+v, %v", res, err)
+	}
+	// The pair opens a session of the account, under its generation; the
+	// login wrote nothing of it.
+	p, err := f.Authenticate.Handle(ctx, application.Authenticate{Token: res.Token})
+	if err != nil || p.User.Phone().E164() != e164 || p.Claims.SessionID == "" || p.Claims.Generation != p.User.SessionGeneration() {
+		t.Fatalf("the login's token authenticates as %+v, %v", p, err)
+	}
+	if f.Sessions.Writes() != 0 {
+		t.Fatalf("a login wrote %d session records", f.Sessions.Writes())
+	}
+	next, err := f.App.Login.Handle(ctx, loginReq("password1", "r1b", t0.Unix()))
+	if err != nil || next.Token == res.Token || next.RefreshToken == res.RefreshToken {
+		t.Fatalf("a second login: %+v, %v (want another session)", next, err)
 	}
 	if _, err := f.App.Login.Handle(ctx, loginReq("password1", "r1", t0.Unix())); !errors.Is(err, application.ErrReplayedRequest) {
 		t.Fatalf("replay: %v", err)

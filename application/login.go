@@ -25,11 +25,11 @@ type Login struct {
 	ClientNet string
 }
 
-// LoginResult is a successful login.
+// LoginResult is a successful login: the account's email and the first
+// pair of the session it opened.
 type LoginResult struct {
-	Email     string
-	Token     string
-	ExpiresIn time.Duration
+	Email string
+	SessionTokens
 }
 
 // LoginHandler checks login proofs.
@@ -39,21 +39,22 @@ type LoginHandler struct {
 	lockouts Lockouts
 	limits   RateLimits
 	nonces   Nonces
-	tokens   TokenIssuer
+	issuer   *SessionIssuer
 	clock    Clock
 	policy   Policy
 }
 
 // NewLoginHandler builds the login handler.
-func NewLoginHandler(users Users, vault PasswordVault, lockouts Lockouts, limits RateLimits, nonces Nonces, tokens TokenIssuer, clock Clock, policy Policy) *LoginHandler {
-	return &LoginHandler{users: users, vault: vault, lockouts: lockouts, limits: limits, nonces: nonces, tokens: tokens, clock: clock, policy: policy}
+func NewLoginHandler(users Users, vault PasswordVault, lockouts Lockouts, limits RateLimits, nonces Nonces, issuer *SessionIssuer, clock Clock, policy Policy) *LoginHandler {
+	return &LoginHandler{users: users, vault: vault, lockouts: lockouts, limits: limits, nonces: nonces, issuer: issuer, clock: clock, policy: policy}
 }
 
 // Handle checks, in order: the time window, the client network's failure
 // budget, the account, its lock, the proof, the account's hourly logins,
 // and only then claims the request's nonce, so that the nonce store holds
 // one entry per successful login and cannot be filled by garbage.
-// A successful login writes nothing durable.
+// A successful login opens a session (SessionIssuer.Open) and writes
+// nothing durable.
 func (h *LoginHandler) Handle(ctx context.Context, in Login) (LoginResult, error) {
 	phone, err := domain.ParsePhoneNumber(in.Phone)
 	if err != nil {
@@ -144,11 +145,11 @@ func (h *LoginHandler) judge(ctx context.Context, in Login, phone domain.PhoneNu
 	if err := h.lockouts.Update(ctx, lockKey, now, resetFailures); err != nil {
 		return LoginResult{}, fmt.Errorf("reset lockout: %w", err)
 	}
-	token, expiresIn, err := h.tokens.Issue(user.ID(), newID(), now)
+	pair, err := h.issuer.Open(user.ID(), user.SessionGeneration(), now)
 	if err != nil {
-		return LoginResult{}, fmt.Errorf("issue token: %w", err)
+		return LoginResult{}, fmt.Errorf("open session: %w", err)
 	}
-	return LoginResult{Email: user.Email().String(), Token: token, ExpiresIn: expiresIn}, nil
+	return LoginResult{Email: user.Email().String(), SessionTokens: pair}, nil
 }
 
 // reserveOp is one attempt's reservation, passed to Lockouts.Update as

@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// Me asks for the account that presents an access token.
+// Me asks for the account of an authenticated request.
 type Me struct {
-	Token string
+	// Principal is who AuthenticateHandler found the request comes from.
+	Principal Principal
 }
 
 // MeResult is the account as its owner sees it.
@@ -18,21 +19,19 @@ type MeResult struct {
 }
 
 // MeHandler answers who the caller is.
-type MeHandler struct {
-	auth *AuthenticateHandler
-}
+type MeHandler struct{}
 
 // NewMeHandler builds the handler.
-func NewMeHandler(auth *AuthenticateHandler) *MeHandler {
-	return &MeHandler{auth: auth}
-}
+func NewMeHandler() *MeHandler { return &MeHandler{} }
 
-// Handle authenticates the token (AuthenticateHandler's answers) and
-// returns its account, from the read the check already made.
-func (h *MeHandler) Handle(ctx context.Context, in Me) (MeResult, error) {
-	p, err := h.auth.check(ctx, in.Token, h.auth.clock.Now())
-	if err != nil {
-		return MeResult{}, err
+// Handle returns the principal's account, from the read the token's
+// check already made: the token is verified, and the account read, once
+// per request. A principal without an account (one AuthenticateHandler
+// did not make) is ErrUnauthorized.
+func (h *MeHandler) Handle(_ context.Context, in Me) (MeResult, error) {
+	u := in.Principal.User
+	if u == nil {
+		return MeResult{}, ErrUnauthorized
 	}
-	return MeResult{Phone: p.User.Phone().E164(), Email: p.User.Email().String(), CreatedAt: p.User.CreatedAt()}, nil
+	return MeResult{Phone: u.Phone().E164(), Email: u.Email().String(), CreatedAt: u.CreatedAt()}, nil
 }

@@ -15,6 +15,9 @@ const (
 	OpSetPassword     = "set_password"
 	OpCompleteProfile = "complete_profile"
 	OpLogin           = "login"
+	OpRefresh         = "refresh"
+	OpMe              = "me"
+	OpLogout          = "logout"
 )
 
 // Reasons name why a use case did not succeed: an answer's `error` field
@@ -45,8 +48,10 @@ const (
 	ReasonAccountLocked         = "account_locked"
 	ReasonRateLimited           = "rate_limited"
 	ReasonUnavailable           = "unavailable"
-	ReasonTokenMissing          = "token_missing" // ErrTokenMissing
-	ReasonUnauthorized          = "unauthorized"  // ErrUnauthorized
+	ReasonTokenMissing          = "token_missing"         // ErrTokenMissing
+	ReasonUnauthorized          = "unauthorized"          // ErrUnauthorized
+	ReasonInvalidRefreshToken   = "invalid_refresh_token" // ErrInvalidRefreshToken
+	ReasonRefreshTokenReused    = "refresh_token_reused"  // ErrRefreshTokenReused
 )
 
 // RequestOutcome is how one answered request ended, as the adapter that

@@ -162,11 +162,6 @@ type PasswordVault interface {
 	Open(phone domain.PhoneNumber, sealed []byte) (string, error)
 }
 
-// TokenIssuer signs session tokens.
-type TokenIssuer interface {
-	Issue(userID, sessionID string, now time.Time) (token string, expiresIn time.Duration, err error)
-}
-
 // SMSSender delivers a verification code. It returns nil when the vendor
 // accepted the message, or an *SMSError.
 type SMSSender interface {

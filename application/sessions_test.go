@@ -298,13 +298,22 @@ func TestMe(t *testing.T) {
 	f := newFakes(t)
 	account(t, f, "u1", phone, "Someone@QQ.com")
 	p := logIn(t, f, "u1")
-	got, err := f.Me.Handle(ctx, application.Me{Token: p.Token})
+	principal, err := f.Authenticate.Handle(ctx, application.Authenticate{Token: p.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.Me.Handle(ctx, application.Me{Principal: principal})
 	want := application.MeResult{Phone: e164, Email: "Someone@qq.com", CreatedAt: t0}
 	if err != nil || got != want {
 		t.Fatalf("Me = %+v, %v; want %+v", got, err, want)
 	}
-	if _, err := f.Me.Handle(ctx, application.Me{Token: p.RefreshToken}); !errors.Is(err, application.ErrUnauthorized) {
+	// A refresh token is no principal, and a principal without an account
+	// reads nothing.
+	if _, err := f.Authenticate.Handle(ctx, application.Authenticate{Token: p.RefreshToken}); !errors.Is(err, application.ErrUnauthorized) {
 		t.Errorf("Me with a refresh token: %v", err)
+	}
+	if _, err := f.Me.Handle(ctx, application.Me{Principal: application.Principal{Claims: principal.Claims}}); !errors.Is(err, application.ErrUnauthorized) {
+		t.Errorf("Me without an account: %v", err)
 	}
 }
 

@@ -69,9 +69,10 @@ func TestMongoModeWithoutKeysRefusesToStart(t *testing.T) {
 		keys    []string
 		missing []string
 	}{
-		{"no key", nil, []string{"PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"}},
-		{"one key", []string{"TOKEN_KEY=" + key}, []string{"PASSWORD_KEY", "CODE_HMAC_KEY"}},
-		{"blank key", []string{"TOKEN_KEY=" + key, "PASSWORD_KEY=" + key, "CODE_HMAC_KEY= "}, []string{"CODE_HMAC_KEY"}},
+		{"no key", nil, []string{"PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY", "TOKEN_SIGNING_KEYS"}},
+		{"one key", []string{"TOKEN_KEY=" + key}, []string{"PASSWORD_KEY", "CODE_HMAC_KEY", "TOKEN_SIGNING_KEYS"}},
+		{"blank key", []string{"TOKEN_KEY=" + key, "PASSWORD_KEY=" + key, "CODE_HMAC_KEY= ", "TOKEN_SIGNING_KEYS=" + key}, []string{"CODE_HMAC_KEY"}},
+		{"no signing key", []string{"TOKEN_KEY=" + key, "PASSWORD_KEY=" + key, "CODE_HMAC_KEY=" + key}, []string{"TOKEN_SIGNING_KEYS"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr, accepted := countingListener(t)
@@ -98,5 +99,22 @@ func TestCountryListNamingNoCodeRefusesToStart(t *testing.T) {
 		if !strings.Contains(out, "SMS_ALLOWED_COUNTRY_CODES") {
 			t.Errorf("SMS_ALLOWED_COUNTRY_CODES=%q: the refusal does not name the variable:\n%s", v, out)
 		}
+	}
+}
+
+// TestBadSigningKeyRefusesToStart: a TOKEN_SIGNING_KEYS the service
+// cannot use stops the binary at start, naming the variable and the
+// key's place in the list, never the key.
+func TestBadSigningKeyRefusesToStart(t *testing.T) {
+	bin := buildServer(t)
+	const good = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+	const short = "c2hvcnQtc2lnbmluZy1rZXk="
+	out := runRefused(t, bin, "TOKEN_SIGNING_KEYS="+good+","+short)
+	if !strings.Contains(out, "TOKEN_SIGNING_KEYS key 2 of 2") || strings.Contains(out, short) || strings.Contains(out, good) {
+		t.Fatalf("the refusal does not name TOKEN_SIGNING_KEYS's second key, or shows a key:\n%s", out)
+	}
+	out = runRefused(t, bin, "HTTP_PATH_PREFIX=v1_1")
+	if !strings.Contains(out, "HTTP_PATH_PREFIX") {
+		t.Fatalf("the refusal does not name HTTP_PATH_PREFIX:\n%s", out)
 	}
 }

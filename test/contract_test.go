@@ -36,7 +36,8 @@ func getFrom(t testing.TB, base, path string) (int, http.Header, string) {
 }
 
 // TestOpenAPIDocument: api/openapi.yaml is valid OpenAPI 3.1, the service
-// serves exactly it, and it names every endpoint of docs/api.md.
+// serves exactly it, and it names every endpoint of docs/api.md, the
+// session endpoints with their 401s.
 func TestOpenAPIDocument(t *testing.T) {
 	doc, err := openapitest.Load()
 	if err != nil {
@@ -57,7 +58,29 @@ func TestOpenAPIDocument(t *testing.T) {
 			}
 		}
 	}
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/openapi.yaml"} {
+	// The session endpoints, with their 401s.
+	for _, op := range []struct {
+		method, path string
+		statuses     []int
+	}{
+		{http.MethodPost, "/client/token/refresh", []int{200, 400, 401, 413, 415, 500, 503}},
+		{http.MethodGet, "/client", []int{200, 401, 500, 503}},
+		{http.MethodPost, "/client/logout", []int{200, 400, 401, 413, 415, 500, 503}},
+		{http.MethodGet, "/client/logout", []int{200, 401, 500, 503}},
+		{http.MethodGet, "/.well-known/jwks.json", []int{200}},
+	} {
+		item := doc.Paths.Value(op.path)
+		if item == nil || item.GetOperation(op.method) == nil {
+			t.Errorf("no %s %s", op.method, op.path)
+			continue
+		}
+		for _, status := range op.statuses {
+			if item.GetOperation(op.method).Responses.Status(status) == nil {
+				t.Errorf("%s %s: no %d answer", op.method, op.path, status)
+			}
+		}
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/openapi.yaml", "/.well-known/jwks.json"} {
 		if item := doc.Paths.Value(p); item == nil || item.Get == nil {
 			t.Errorf("no GET %s", p)
 		}

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"crypto/ed25519"
 	"encoding/base64"
 	"os"
 	"path/filepath"
@@ -12,6 +13,17 @@ import (
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/application/apptest"
 )
+
+// testTokens checks tokens as the service configured by start signs
+// them.
+func testTokens(t *testing.T) *crypto.Tokens {
+	t.Helper()
+	tk, err := crypto.NewTokens([]ed25519.PrivateKey{ed25519.NewKeyFromSeed(signingSeed)}, tokenKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tk
+}
 
 // TestEndToEnd runs the seed flow and its rules against every store: the
 // embedded one, and MongoDB in a container (see test/mongotest).
@@ -44,15 +56,17 @@ func testSeedFlowEndToEnd(t *testing.T, store options) {
 	in.register(t, phone, password, email)
 
 	a := in.login(t, phone, password)
-	if a.Status != 200 || a.Code != 1 || a.Message != "成功登录" || a.Email != email || a.ExpiresIn != 7*24*3600 {
+	if a.Status != 200 || a.Code != 1 || a.Message != "成功登录" || a.Email != email || a.ExpiresIn != 7*24*3600 ||
+		a.RefreshToken == "" || a.RefreshExpiresIn != 30*24*3600 {
 		t.Fatalf("login: %s", a.Raw)
 	}
-	claims, err := crypto.NewTokenIssuer(tokenKey, time.Hour).Parse(a.Token, in.clock.Now())
-	if err != nil || claims.Subject == "" || claims.SessionID == "" {
+	tokens := testTokens(t)
+	claims, err := tokens.ParseAccess(a.Token, in.clock.Now())
+	if err != nil || claims.UserID == "" || claims.SessionID == "" {
 		t.Fatalf("token does not verify: %v %+v", err, claims)
 	}
 	b := in.login(t, phone, password)
-	if c2, _ := crypto.NewTokenIssuer(tokenKey, time.Hour).Parse(b.Token, in.clock.Now()); c2 == nil || c2.SessionID == claims.SessionID || c2.Subject != claims.Subject {
+	if c2, err := tokens.ParseAccess(b.Token, in.clock.Now()); err != nil || c2.SessionID == claims.SessionID || c2.UserID != claims.UserID {
 		t.Fatal("two logins share a session id, or name different users")
 	}
 
@@ -132,12 +146,15 @@ func testRegisteredUserSurvivesRestart(t *testing.T, store options) {
 	store.dataDir, store.noKeys, store.clock = dir, !mongo, clock
 	first := start(t, store)
 	first.register(t, "15850551102", "durable-pass", "durable@qq.com")
+	// A session opened before the restart lives on after it: its keys are
+	// kept (or configured), its state is in its tokens.
+	session := first.login(t, "15850551102", "durable-pass")
 	// A verified, unfinished registration is durable too.
 	first.expect(t, "/client/register-step-1", m{"phone_number": "13700000001"}, 200, "")
 	first.expect(t, "/client/register-step-2", m{"phone_number": "13700000001", "validate_number": first.code(t, "+8613700000001")}, 200, "")
 	first.stop()
 
-	for _, name := range []string{"password.key", "token.key", "code_hmac.key"} {
+	for _, name := range []string{"password.key", "token.key", "code_hmac.key", "token_signing.key"} {
 		if mongo {
 			break
 		}
@@ -150,6 +167,12 @@ func testRegisteredUserSurvivesRestart(t *testing.T, store options) {
 	second := start(t, store)
 	if a := second.login(t, "15850551102", "durable-pass"); a.Code != 1 || a.Email != "durable@qq.com" {
 		t.Fatalf("login after restart: %s", a.Raw)
+	}
+	if a := second.call(t, "GET", "/client", nil, "token", session.Token); a.Status != 200 || a.Code != 1 {
+		t.Fatalf("a token of the first start after restart: %s", a.Raw)
+	}
+	if a := second.post(t, "/client/token/refresh", m{"refresh_token": session.RefreshToken}); a.Status != 200 || a.Code != 1 {
+		t.Fatalf("a refresh token of the first start after restart: %s", a.Raw)
 	}
 	second.expect(t, "/client/register-step-3", m{"phone_number": "13700000001", "password": "password-2", "password_confirm": "password-2"}, 200, `{"code":1,"message":"提交密码成功"}`)
 	second.expect(t, "/client/register-step-4", m{"phone_number": "13700000001", "email": "later@qq.com"}, 200, `{"code":1,"message":"注册成功"}`)
@@ -179,7 +202,7 @@ func testExpiryIsReal(t *testing.T, store options) {
 
 func testHostileInputChangesNothing(t *testing.T, store options) {
 	in := start(t, store)
-	paths := []string{"/client/register-step-1", "/client/register-step-2", "/client/register-step-3", "/client/register-step-4", "/client/login"}
+	paths := []string{"/client/register-step-1", "/client/register-step-2", "/client/register-step-3", "/client/register-step-4", "/client/login", "/client/token/refresh"}
 	bodies := []string{
 		`{"phone_number":{"$ne":null},"validate_number":{"$ne":null},"password":{"$gt":""},"password_confirm":{"$gt":""},"email":{"$ne":null},"encryption_str":{"$ne":null},"random_str":"x","time_stamp":"1"}`,
 		`{"phone_number":["15850551102"]}`, `{"phone_number":15850551102}`, `not json`, `[]`, `null`,
@@ -217,7 +240,7 @@ func testLogsKeepSecretsAndMaskPhones(t *testing.T, store options) {
 
 	logs := in.logText()
 	secrets := map[string]string{
-		"password": password, "code": code, "token": a.Token, "encryption_str": body["encryption_str"].(string),
+		"password": password, "code": code, "token": a.Token, "refresh token": a.RefreshToken, "encryption_str": body["encryption_str"].(string),
 		"token key": base64.StdEncoding.EncodeToString(tokenKey), "password key": base64.StdEncoding.EncodeToString(passwordKey),
 		"phone": "15850551102",
 	}

@@ -35,16 +35,21 @@ var (
 	tokenKey    = bytes.Repeat([]byte{7}, 32)
 	passwordKey = bytes.Repeat([]byte{8}, 32)
 	hmacKey     = bytes.Repeat([]byte{9}, 32)
+	// signingSeed is the seed of TOKEN_SIGNING_KEYS's one key.
+	signingSeed = bytes.Repeat([]byte{6}, 32)
 )
 
 // instance is one running service.
 type instance struct {
-	base  string
-	sms   *capture.Sender
-	clock *apptest.Clock
-	svc   *phoneauth.Service
-	logs  *observer.ObservedLogs
-	stop  func()
+	base string
+	// prefix is its HTTP_PATH_PREFIX, which the contract checks take off
+	// the paths the tests call.
+	prefix string
+	sms    *capture.Sender
+	clock  *apptest.Clock
+	svc    *phoneauth.Service
+	logs   *observer.ObservedLogs
+	stop   func()
 }
 
 // options shape an instance; vars are extra environment variables.
@@ -82,6 +87,7 @@ func start(t *testing.T, o options) *instance {
 		vars["TOKEN_KEY"] = base64.StdEncoding.EncodeToString(tokenKey)
 		vars["PASSWORD_KEY"] = base64.StdEncoding.EncodeToString(passwordKey)
 		vars["CODE_HMAC_KEY"] = base64.StdEncoding.EncodeToString(hmacKey)
+		vars["TOKEN_SIGNING_KEYS"] = base64.StdEncoding.EncodeToString(signingSeed)
 	}
 	for k, v := range o.vars {
 		vars[k] = v
@@ -113,7 +119,7 @@ func start(t *testing.T, o options) *instance {
 	done := make(chan error, 1)
 	go func() { done <- svc.Serve(ctx, ln) }()
 	var once sync.Once
-	in := &instance{base: "http://" + ln.Addr().String(), sms: o.sms, clock: o.clock, svc: svc, logs: logs}
+	in := &instance{base: "http://" + ln.Addr().String(), prefix: cfg.HTTPPathPrefix, sms: o.sms, clock: o.clock, svc: svc, logs: logs}
 	in.stop = func() {
 		once.Do(func() {
 			cancel()
@@ -127,17 +133,22 @@ func start(t *testing.T, o options) *instance {
 	return in
 }
 
-// answer is a decoded response plus its raw bytes.
+// answer is a decoded response plus its raw bytes and headers.
 type answer struct {
-	Status     int
-	Raw        string
-	Code       int    `json:"code"`
-	Message    string `json:"message"`
-	Error      string `json:"error"`
-	Email      string `json:"email"`
-	Token      string `json:"token"`
-	ExpiresIn  int64  `json:"expires_in"`
-	RetryAfter int64  `json:"retry_after"`
+	Status           int
+	Raw              string
+	Header           http.Header
+	Code             int    `json:"code"`
+	Message          string `json:"message"`
+	Error            string `json:"error"`
+	Email            string `json:"email"`
+	Token            string `json:"token"`
+	ExpiresIn        int64  `json:"expires_in"`
+	RefreshToken     string `json:"refresh_token"`
+	RefreshExpiresIn int64  `json:"refresh_expires_in"`
+	PhoneNumber      string `json:"phone_number"`
+	CreatedAt        string `json:"created_at"`
+	RetryAfter       int64  `json:"retry_after"`
 }
 
 var client = &http.Client{Timeout: 10 * time.Second}
@@ -153,8 +164,16 @@ func (in *instance) post(t testing.TB, path string, body any) answer {
 // Every answer is checked against the OpenAPI document.
 func (in *instance) postWith(t testing.TB, path string, body any, hdr ...string) answer {
 	t.Helper()
+	return in.call(t, http.MethodPost, path, body, hdr...)
+}
+
+// call sends method to path, with body (as postWith sends it; nil for
+// none) and headers, and checks the answer against the OpenAPI document.
+func (in *instance) call(t testing.TB, method, path string, body any, hdr ...string) answer {
+	t.Helper()
 	var b []byte
 	switch v := body.(type) {
+	case nil:
 	case string:
 		b = []byte(v)
 	default:
@@ -163,26 +182,37 @@ func (in *instance) postWith(t testing.TB, path string, body any, hdr ...string)
 			t.Fatal(err)
 		}
 	}
-	req, err := http.NewRequest(http.MethodPost, in.base+path, bytes.NewReader(b))
+	req, err := http.NewRequest(method, in.base+path, bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Add(hdr[i], hdr[i+1])
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		t.Fatalf("POST %s: %v", path, err)
+		t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	a := answer{Status: resp.StatusCode, Raw: string(raw)}
+	a := answer{Status: resp.StatusCode, Raw: string(raw), Header: resp.Header}
 	if err := json.Unmarshal(raw, &a); err != nil {
-		t.Fatalf("POST %s: answer %q is not JSON: %v", path, raw, err)
+		t.Fatalf("%s %s: answer %q is not JSON: %v", method, path, raw, err)
 	}
-	checkContract(t, http.MethodPost, path, resp.StatusCode, resp.Header, raw)
+	checkContract(t, method, in.unprefixed(path), resp.StatusCode, resp.Header, raw)
 	return a
+}
+
+// unprefixed is path without the instance's HTTP_PATH_PREFIX: where the
+// OpenAPI document describes it.
+func (in *instance) unprefixed(path string) string {
+	if in.prefix != "" && strings.HasPrefix(path, in.prefix+"/") {
+		return strings.TrimPrefix(path, in.prefix)
+	}
+	return path
 }
 
 func (in *instance) expect(t testing.TB, path string, body any, status int, raw string) answer {

@@ -92,6 +92,7 @@ func TestUnreachableMongoStopsTheStart(t *testing.T) {
 		"PASSWORD_KEY=" + base64.StdEncoding.EncodeToString(passwordKey),
 		"TOKEN_KEY=" + base64.StdEncoding.EncodeToString(tokenKey),
 		"CODE_HMAC_KEY=" + base64.StdEncoding.EncodeToString(hmacKey),
+		"TOKEN_SIGNING_KEYS=" + base64.StdEncoding.EncodeToString(signingSeed),
 	}
 	start := time.Now()
 	out, err := cmd.CombinedOutput()

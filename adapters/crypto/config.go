@@ -1,24 +1,27 @@
 package crypto
 
 import (
-	"time"
-
 	"github.com/google/wire"
 
 	"github.com/phoneauth/phoneauth/application"
 )
 
-// Config is this package's slice of the configuration: the keys and the
-// session tokens' lifetime. A key left empty is read from its file in the
-// KeyDir, or generated there on first run (LoadOrCreateKey).
+// Config is this package's slice of the configuration: the keys. A key
+// left empty is read from its file in the KeyDir, or generated there on
+// first run (LoadOrCreateKey, LoadOrCreateSigningKeys).
 type Config struct {
 	PasswordKey string `env:"PASSWORD_KEY"`
 	// PasswordOldKeys are earlier password keys, still opening what they
 	// sealed after a rotation.
-	PasswordOldKeys []string      `env:"PASSWORD_OLD_KEYS" envSeparator:","`
-	TokenKey        string        `env:"TOKEN_KEY"`
-	CodeHMACKey     string        `env:"CODE_HMAC_KEY"`
-	TokenTTL        time.Duration `env:"TOKEN_TTL" envDefault:"168h"`
+	PasswordOldKeys []string `env:"PASSWORD_OLD_KEYS" envSeparator:","`
+	// TokenKey is the server secret the refresh tokens are authenticated
+	// under (through a key derived from it).
+	TokenKey    string `env:"TOKEN_KEY"`
+	CodeHMACKey string `env:"CODE_HMAC_KEY"`
+	// TokenSigningKeys is the comma-separated list of base64 Ed25519
+	// private keys of the access tokens, as ParseSigningKeys reads it: the
+	// first signs, all verify and are published in the JWKS.
+	TokenSigningKeys string `env:"TOKEN_SIGNING_KEYS"`
 }
 
 // KeyDir is the directory holding the keys the configuration leaves
@@ -26,11 +29,12 @@ type Config struct {
 type KeyDir string
 
 // ProviderSet offers Wire the password vault, the code hasher and the
-// token issuer, built from Config and KeyDir, as the application's ports.
+// session tokens, built from Config and KeyDir, as the application's
+// ports.
 var ProviderSet = wire.NewSet(
 	LoadVault, wire.Bind(new(application.PasswordVault), new(*Vault)),
 	LoadCodeHasher, wire.Bind(new(application.CodeHasher), new(*CodeHasher)),
-	LoadTokenIssuer, wire.Bind(new(application.TokenIssuer), new(*TokenIssuer)),
+	LoadTokens, wire.Bind(new(application.Tokens), new(*Tokens)),
 )
 
 // LoadVault builds the vault over PASSWORD_KEY (or its file), opening
@@ -60,12 +64,17 @@ func LoadCodeHasher(cfg Config, dir KeyDir) (*CodeHasher, error) {
 	return NewCodeHasher(key), nil
 }
 
-// LoadTokenIssuer builds the token issuer over TOKEN_KEY (or its file),
-// issuing tokens that live TOKEN_TTL.
-func LoadTokenIssuer(cfg Config, dir KeyDir) (*TokenIssuer, error) {
-	key, err := LoadOrCreateKey("TOKEN_KEY", cfg.TokenKey, string(dir), "token.key")
+// LoadTokens builds the session tokens: access tokens signed under
+// TOKEN_SIGNING_KEYS (or the one key of its file, token_signing.key),
+// refresh tokens authenticated under TOKEN_KEY (or its file, token.key).
+func LoadTokens(cfg Config, dir KeyDir) (*Tokens, error) {
+	signing, err := LoadOrCreateSigningKeys("TOKEN_SIGNING_KEYS", cfg.TokenSigningKeys, string(dir), "token_signing.key")
 	if err != nil {
 		return nil, err
 	}
-	return NewTokenIssuer(key, cfg.TokenTTL), nil
+	secret, err := LoadOrCreateKey("TOKEN_KEY", cfg.TokenKey, string(dir), "token.key")
+	if err != nil {
+		return nil, err
+	}
+	return NewTokens(signing, secret)
 }

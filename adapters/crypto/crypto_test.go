@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/phoneauth/phoneauth/adapters/crypto"
 	"github.com/phoneauth/phoneauth/domain"
@@ -93,28 +92,6 @@ func TestCodeHasher(t *testing.T) {
 		if bytes.Equal(a, other) {
 			t.Errorf("%s gives the same hash", name)
 		}
-	}
-}
-
-func TestTokenIssuer(t *testing.T) {
-	now := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	iss := crypto.NewTokenIssuer(key(5), time.Hour)
-	tok, ttl, err := iss.Issue("user-1", "sess-1", now)
-	if err != nil || ttl != time.Hour {
-		t.Fatalf("Issue: %v %v", ttl, err)
-	}
-	c, err := iss.Parse(tok, now.Add(59*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Subject != "user-1" || c.SessionID != "sess-1" || c.Issuer != crypto.Issuer {
-		t.Fatalf("claims = %+v", c)
-	}
-	if _, err := iss.Parse(tok, now.Add(61*time.Minute)); err == nil {
-		t.Fatal("expired token accepted")
-	}
-	if _, err := crypto.NewTokenIssuer(key(6), time.Hour).Parse(tok, now); err == nil {
-		t.Fatal("token accepted under another key")
 	}
 }
 

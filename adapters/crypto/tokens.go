@@ -46,6 +46,9 @@ type Tokens struct {
 
 var _ application.Tokens = (*Tokens)(nil)
 
+// Issuer is the "iss" claim of every access token.
+const Issuer = "phoneauth"
+
 const (
 	// maxIDLen bounds a user or session id in a token: ids are made by
 	// the service, far shorter, and a bound keeps every token small.
@@ -56,7 +59,7 @@ const (
 	maxAccessTokenLen = 8 << 10
 	// refreshKeyInfo labels the refresh key derived from TOKEN_KEY, so
 	// that no MAC made for refresh tokens is ever a MAC for anything else
-	// made under TOKEN_KEY (the HS256 tokens of earlier versions).
+	// made under TOKEN_KEY (the HS256 tokens of earlier versions were).
 	refreshKeyInfo = "phoneauth refresh token v1"
 )
 

@@ -240,7 +240,7 @@ func TestAccessRefused(t *testing.T) {
 		"empty":                         "",
 		"dots":                          "..",
 		"Bearer prefix left on":         "Bearer " + good,
-		"HS256 of today's TokenIssuer":  hs256Token(t),
+		"HS256 as logins signed before": hs256Token(t),
 	} {
 		t.Run(name, func(t *testing.T) {
 			c, err := tk.ParseAccess(tok, tokNow)
@@ -281,12 +281,11 @@ func echoes(err error, tok string) bool {
 	return strings.Contains(err.Error(), "user-1")
 }
 
+// hs256Token is a token as logins signed them before the EdDSA access
+// tokens: HS256 under a server secret, with the same claims but gen.
 func hs256Token(t *testing.T) string {
-	tok, _, err := crypto.NewTokenIssuer(key(9), time.Hour).Issue("user-1", "sess-1", tokNow)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return signed(t, jwt.SigningMethodHS256, key(9), nil, jwt.MapClaims{"sid": "sess-1", "iss": crypto.Issuer, "sub": "user-1",
+		"iat": tokNow.Unix(), "exp": tokNow.Add(time.Hour).Unix()})
 }
 
 func TestRefreshRefused(t *testing.T) {
@@ -304,8 +303,8 @@ func TestRefreshRefused(t *testing.T) {
 	}
 	foreign, _ := otherSecret.IssueRefresh(c)
 	accessTok, _ := tk.IssueAccess(access("user-1", "sess-1", 2, tokNow, time.Hour))
-	// A token MACed with TOKEN_KEY itself (the HS256 key of today's
-	// tokens) rather than the key derived from it.
+	// A token MACed with TOKEN_KEY itself (the HS256 key of the tokens
+	// logins signed before) rather than the key derived from it.
 	mac := hmac.New(sha256.New, key(9))
 	mac.Write([]byte("pa_rt1_"))
 	mac.Write(body[:len(body)-32])

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"context"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -10,35 +9,27 @@ import (
 	"github.com/phoneauth/phoneauth/application"
 )
 
-// Authenticator verifies an access token and returns what it says. A
-// token it cannot vouch for (malformed, forged, expired, revoked) is
-// application.ErrUnauthorized, wrapped or not, as the application's
-// AuthenticateHandler answers: 401 unauthorized. Any other error is the
-// verifier's own failure, answered as the error table says
-// (application.ErrUnavailable: 503).
-type Authenticator func(ctx context.Context, token string) (application.AccessClaims, error)
-
 // headerToken is the header the origin backend's clients send their
 // token in, bare.
 const headerToken = "token"
 
-// ctxClaims is the Locals key of the verified claims of a request.
-const ctxClaims = "claims"
+// ctxPrincipal is the Locals key of the principal of a request.
+const ctxPrincipal = "principal"
 
 // requireToken is the middleware of an authenticated route: it lets the
-// request through to the handler only with a token that s.authenticate
-// accepts, and keeps the token's claims for claimsOf. Refusals are
-// errors, for the error handler to answer like any other.
+// request through to the handler only with an access token that the
+// application's Authenticate use case accepts (signature, expiry and
+// revocation, checked once per request), and keeps the principal it
+// answers for principalOf. Refusals are errors, for the error handler to
+// answer like any other: no token is application.ErrTokenMissing, a
+// token it cannot vouch for application.ErrUnauthorized, and a store
+// that fails application.ErrUnavailable.
 func (s *Server) requireToken(c *fiber.Ctx) error {
-	token := tokenOf(c)
-	if token == "" {
-		return application.ErrTokenMissing
-	}
-	claims, err := s.authenticate(c.UserContext(), token)
+	p, err := s.app.Authenticate.Handle(c.UserContext(), application.Authenticate{Token: tokenOf(c)})
 	if err != nil {
 		return err
 	}
-	c.Locals(ctxClaims, claims)
+	c.Locals(ctxPrincipal, p)
 	return c.Next()
 }
 
@@ -56,14 +47,14 @@ func tokenOf(c *fiber.Ctx) string {
 	return utils.CopyString(strings.TrimSpace(c.Get(headerToken)))
 }
 
-// claimsOf is what the access token of c says, for the handler of an
-// authenticated route. On any other route it panics (a 500): the route
-// was registered as public by mistake, and must not be served as if a
-// caller had been identified.
-func claimsOf(c *fiber.Ctx) application.AccessClaims {
-	claims, ok := c.Locals(ctxClaims).(application.AccessClaims)
+// principalOf is who the access token of c belongs to, for the handler
+// of an authenticated route. On any other route it panics (a 500): the
+// route was registered as public by mistake, and must not be served as
+// if a caller had been identified.
+func principalOf(c *fiber.Ctx) application.Principal {
+	p, ok := c.Locals(ctxPrincipal).(application.Principal)
 	if !ok {
-		panic("httpapi: claimsOf on a route registered without authentication")
+		panic("httpapi: principalOf on a route registered without authentication")
 	}
-	return claims
+	return p
 }

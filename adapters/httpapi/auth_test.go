@@ -1,12 +1,11 @@
 package httpapi_test
 
 import (
-	"context"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"go.uber.org/zap"
@@ -14,62 +13,93 @@ import (
 	"github.com/phoneauth/phoneauth/adapters/httpapi"
 	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/application/apptest"
+	"github.com/phoneauth/phoneauth/domain"
 )
 
-// whoami is the test-only authenticated route: it answers what the
-// verified claims say.
+// whoami is the test-only authenticated route: it answers who the
+// principal is.
 const whoami = "/client/whoami"
 
-// fakeTokens accepts "good" (and "good-2") and says whose it is; any
-// other token is refused, "expired" with a wrapped ErrUnauthorized, and
-// "down" is a verifier that cannot answer. It keeps every token it was
-// handed.
-type fakeTokens struct {
+// recordingTokens is the fakes' signer, keeping every access token it
+// was asked to verify: what the application's Authenticate use case was
+// handed by the route.
+type recordingTokens struct {
+	apptest.Signer
 	mu   sync.Mutex
 	seen []string
 }
 
-func (f *fakeTokens) authenticate(ctx context.Context, token string) (application.AccessClaims, error) {
-	f.mu.Lock()
-	f.seen = append(f.seen, token)
-	f.mu.Unlock()
-	if ctx == nil {
-		return application.AccessClaims{}, fmt.Errorf("no context")
-	}
-	switch token {
-	case "good", "good-2":
-		return application.AccessClaims{UserID: "u-" + token, SessionID: "s1"}, nil
-	case "expired":
-		return application.AccessClaims{}, fmt.Errorf("%w: token expired", application.ErrUnauthorized)
-	case "down":
-		return application.AccessClaims{}, application.ErrUnavailable
-	}
-	return application.AccessClaims{}, application.ErrUnauthorized
+func (r *recordingTokens) ParseAccess(token string, now time.Time) (application.AccessClaims, error) {
+	r.mu.Lock()
+	r.seen = append(r.seen, token)
+	r.mu.Unlock()
+	return r.Signer.ParseAccess(token, now)
 }
 
-func (f *fakeTokens) tokens() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.seen...)
+func (r *recordingTokens) tokens() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.seen...)
 }
 
-// serveWhoami serves the application with the whoami route added
-// through the same registration as every route; served counts the
-// requests its handler got.
-func serveWhoami(t *testing.T, cfg httpapi.Config) (x *fixture, served *int) {
+// authFixture serves the fakes' application with the whoami route
+// added through the same registration as every route, its tokens
+// verified through rec. It holds the access tokens of two accounts'
+// sessions, u-good's (good) and u-good-2's (good2), and one of u-good's
+// that expired (expired); names replaces the names of those tokens in a
+// string by the tokens.
+type authFixture struct {
+	*fixture
+	rec                  *recordingTokens
+	good, good2, expired string
+	names                *strings.Replacer
+	served               *int
+}
+
+func serveWhoami(t *testing.T, cfg httpapi.Config) *authFixture {
 	t.Helper()
 	f := apptest.New(t0, apptest.DefaultPolicy())
+	rec := &recordingTokens{}
+	f.App.Authenticate = application.NewAuthenticateHandler(rec, f.Users, f.Sessions, f.Clock, f.Policy)
+	a := &authFixture{rec: rec, served: new(int)}
+	open := func(id, ph string, at time.Time) string {
+		if _, err := f.Users.ByID(t.Context(), id); err != nil {
+			if err := f.Users.Create(t.Context(), domain.NewUser(id, domain.MustParsePhoneNumber(ph), mustEmail(id+"@qq.com"), []byte("s"), t0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := f.Issuer.Open(id, 0, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p.Token
+	}
+	a.good = open("u-good", "13900000001", t0)
+	a.good2 = open("u-good-2", "13900000002", t0)
+	a.expired = open("u-good", "13900000001", t0.Add(-f.Policy.AccessTTL-time.Second))
+	a.names = strings.NewReplacer("good-2", a.good2, "good", a.good, "expired", a.expired)
+
 	srv := httpapi.New(f.App, cfg, nil, zap.NewNop())
-	served = new(int)
 	var mu sync.Mutex
 	srv.AddRoute(whoami, func(c *fiber.Ctx) error {
 		mu.Lock()
-		*served++
+		*a.served++
 		mu.Unlock()
-		claims := httpapi.ClaimsOf(c)
-		return c.JSON(fiber.Map{"code": 1, "user": claims.UserID, "session": claims.SessionID})
+		p := httpapi.PrincipalOf(c)
+		return c.JSON(fiber.Map{"code": 1, "user": p.User.ID(), "session": p.Claims.SessionID})
 	}, httpapi.Authenticated)
-	return listen(t, f, srv), served
+	a.fixture = listen(t, f, srv)
+	return a
+}
+
+// sessionOf is the session id of an access token of the fakes.
+func sessionOf(t *testing.T, token string) string {
+	t.Helper()
+	c, err := apptest.Signer{}.ParseAccess(token, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.SessionID
 }
 
 func TestAuthenticatedRoute(t *testing.T) {
@@ -77,7 +107,7 @@ func TestAuthenticatedRoute(t *testing.T) {
 		missing      = `{"code":0,"message":"需要验证","error":"token_missing"}`
 		unauthorized = `{"code":2,"message":"验证信息错误","error":"unauthorized"}`
 		unavailable  = `{"code":0,"message":"服务暂不可用，请稍后再试","error":"unavailable"}`
-		welcome      = `{"code":1,"session":"s1","user":"u-good"}`
+		welcome      = `{"code":1,"session":"{sid}","user":"u-good"}`
 	)
 	cases := []struct {
 		name   string
@@ -97,25 +127,32 @@ func TestAuthenticatedRoute(t *testing.T) {
 		{"empty token header", []string{"token", " "}, 401, missing, ""},
 		{"invalid bearer", []string{"Authorization", "Bearer forged"}, 401, unauthorized, "forged"},
 		{"invalid token header", []string{"token", "forged"}, 401, unauthorized, "forged"},
-		{"wrapped invalid", []string{"Authorization", "Bearer expired"}, 401, unauthorized, "expired"},
-		{"verifier down", []string{"Authorization", "Bearer down"}, 503, unavailable, "down"},
+		{"expired", []string{"Authorization", "Bearer expired"}, 401, unauthorized, "expired"},
+		{"store down", []string{"Authorization", "Bearer good"}, 503, unavailable, "good"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			tokens := &fakeTokens{}
-			x, served := serveWhoami(t, httpapi.Config{Authenticate: tokens.authenticate})
-			status, body, hdr := x.do(t, http.MethodGet, whoami, "", c.hdr...)
-			if status != c.status || body != c.body {
-				t.Fatalf("got  %d %s\nwant %d %s", status, body, c.status, c.body)
+			x := serveWhoami(t, httpapi.Config{})
+			if c.name == "store down" {
+				x.f.Sessions.Err = application.ErrUnavailable
 			}
-			if got := strings.Join(tokens.tokens(), ","); got != c.token {
-				t.Errorf("the verifier was handed %q, want %q", got, c.token)
+			hdr := make([]string, len(c.hdr))
+			for i, h := range c.hdr {
+				hdr[i] = x.names.Replace(h)
 			}
-			if wantServed := map[bool]int{true: 1, false: 0}[status == 200]; *served != wantServed {
-				t.Errorf("the handler ran %d times, want %d", *served, wantServed)
+			want := strings.ReplaceAll(c.body, "{sid}", sessionOf(t, x.good))
+			status, body, got := x.do(t, http.MethodGet, whoami, "", hdr...)
+			if status != c.status || body != want {
+				t.Fatalf("got  %d %s\nwant %d %s", status, body, c.status, want)
 			}
-			if hdr.Get("Cache-Control") != "no-store" || hdr.Get("X-Content-Type-Options") != "nosniff" {
-				t.Errorf("headers: %v", hdr)
+			if handed := strings.Join(x.rec.tokens(), ","); handed != x.names.Replace(c.token) {
+				t.Errorf("the verifier was handed %q, want %q", handed, c.token)
+			}
+			if wantServed := map[bool]int{true: 1, false: 0}[status == 200]; *x.served != wantServed {
+				t.Errorf("the handler ran %d times, want %d", *x.served, wantServed)
+			}
+			if got.Get("Cache-Control") != "no-store" || got.Get("X-Content-Type-Options") != "nosniff" {
+				t.Errorf("headers: %v", got)
 			}
 		})
 	}
@@ -125,9 +162,8 @@ func TestAuthenticatedRoute(t *testing.T) {
 // handed (a cache); the requests that follow on the same connection must
 // not rewrite it.
 func TestTokenOutlivesItsRequest(t *testing.T) {
-	tokens := &fakeTokens{}
-	x, _ := serveWhoami(t, httpapi.Config{Authenticate: tokens.authenticate})
-	sent := []string{"good", "zzzz-forged", "yyyyyyyyyyyyyyyy", "good-2"}
+	x := serveWhoami(t, httpapi.Config{})
+	sent := []string{x.good, "zzzz-forged", "yyyyyyyyyyyyyyyy", x.good2}
 	for i, token := range sent {
 		if i%2 == 0 {
 			x.do(t, http.MethodGet, whoami, "", "Authorization", "Bearer "+token)
@@ -135,7 +171,7 @@ func TestTokenOutlivesItsRequest(t *testing.T) {
 			x.do(t, http.MethodGet, whoami, "", "token", token)
 		}
 	}
-	if got := strings.Join(tokens.tokens(), ","); got != strings.Join(sent, ",") {
+	if got := strings.Join(x.rec.tokens(), ","); got != strings.Join(sent, ",") {
 		t.Fatalf("the tokens the verifier kept read %q after the requests that followed, want %q", got, strings.Join(sent, ","))
 	}
 }
@@ -144,8 +180,7 @@ func TestTokenOutlivesItsRequest(t *testing.T) {
 // reason, like any answer.
 func TestAuthRefusalsAreObserved(t *testing.T) {
 	obs := &recordingObserver{}
-	tokens := &fakeTokens{}
-	x, _ := serveWhoami(t, httpapi.Config{Authenticate: tokens.authenticate, Observer: obs})
+	x := serveWhoami(t, httpapi.Config{Observer: obs})
 	x.do(t, http.MethodGet, whoami, "")
 	if got := obs.last(t); got.Route != whoami || got.Status != 401 || got.Reason != "token_missing" {
 		t.Errorf("no token: observed %+v", got)
@@ -156,31 +191,36 @@ func TestAuthRefusalsAreObserved(t *testing.T) {
 	}
 }
 
-// TestAuthenticatedRouteNeedsAVerifier: without Config.Authenticate an
-// authenticated route is refused when it is registered, before anything
-// is served, rather than served to anyone.
+// TestAuthenticatedRouteNeedsAVerifier: without App.Authenticate an
+// authenticated route is refused when it is registered, in New, before
+// anything is served, rather than served to anyone.
 func TestAuthenticatedRouteNeedsAVerifier(t *testing.T) {
-	srv := httpapi.New(apptest.New(t0, apptest.DefaultPolicy()).App, httpapi.Config{}, nil, zap.NewNop())
+	app := *apptest.New(t0, apptest.DefaultPolicy()).App
+	app.Authenticate = nil
 	defer func() {
 		r := recover()
-		if msg, _ := r.(string); !strings.Contains(msg, "GET "+whoami) || !strings.Contains(msg, "Config.Authenticate") {
+		if msg, _ := r.(string); !strings.Contains(msg, "GET /client ") || !strings.Contains(msg, "App.Authenticate") {
 			t.Fatalf("registering an authenticated route without a verifier: recovered %v", r)
 		}
 	}()
-	srv.AddRoute(whoami, func(*fiber.Ctx) error { return nil }, httpapi.Authenticated)
+	httpapi.New(&app, httpapi.Config{}, nil, zap.NewNop())
 }
 
-// TestClaimsOnAPublicRoute: a handler that reads claims on a route
-// registered as public fails (500) instead of acting for nobody.
-func TestClaimsOnAPublicRoute(t *testing.T) {
+// TestPrincipalOnAPublicRoute: a handler that reads the principal on a
+// route registered as public fails (500) instead of acting for nobody.
+func TestPrincipalOnAPublicRoute(t *testing.T) {
 	f := apptest.New(t0, apptest.DefaultPolicy())
 	srv := httpapi.New(f.App, httpapi.Config{}, nil, zap.NewNop())
 	srv.AddRoute(whoami, func(c *fiber.Ctx) error {
-		return c.JSON(fiber.Map{"user": httpapi.ClaimsOf(c).UserID})
+		return c.JSON(fiber.Map{"user": httpapi.PrincipalOf(c).Claims.UserID})
 	}, httpapi.Public)
 	x := listen(t, f, srv)
-	status, body, _ := x.do(t, http.MethodGet, whoami, "", "token", "good")
+	p, err := f.Issuer.Open("u-good", 0, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	status, body, _ := x.do(t, http.MethodGet, whoami, "", "token", p.Token)
 	if status != 500 || body != `{"code":0,"message":"服务器内部错误","error":"internal_error"}` {
-		t.Fatalf("claims on a public route: %d %s", status, body)
+		t.Fatalf("principal on a public route: %d %s", status, body)
 	}
 }

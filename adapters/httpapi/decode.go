@@ -17,12 +17,13 @@ import (
 var errBadRequest = errors.New("bad request")
 
 // A request type is one endpoint's body (requests.go): a struct of
-// exported string fields, each tagged with its JSON name and, after a
-// comma, what else it accepts:
+// exported string (or bool) fields, each tagged with its JSON name and,
+// after a comma, what else it accepts:
 //
 //	PhoneNumber       string `field:"phone_number"`                // a JSON string, required
 //	RegistrationToken string `field:"registration_token,optional"` // may be absent: ""
 //	TimeStamp         string `field:"time_stamp,integer"`          // a JSON string or integer, as its text
+//	All               bool   `field:"all,optional"`                // a JSON true or false; absent: false
 //
 // decode is the one way a body becomes a request.
 
@@ -37,6 +38,10 @@ func decode(body []byte, req any) error {
 		return err
 	}
 	for i, s := range values {
+		if p.kinds[i] == optionalBoolField {
+			v.Field(p.index[i]).SetBool(s == "true")
+			continue
+		}
 		v.Field(p.index[i]).SetString(s)
 	}
 	return nil
@@ -71,17 +76,22 @@ func newPlan(t reflect.Type) *plan {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag, ok := f.Tag.Lookup("field")
-		if !ok || !f.IsExported() || f.Type.Kind() != reflect.String {
-			panic("httpapi: " + t.String() + "." + f.Name + " is not an exported string field with a field tag")
+		goKind := f.Type.Kind()
+		if !ok || !f.IsExported() || (goKind != reflect.String && goKind != reflect.Bool) {
+			panic("httpapi: " + t.String() + "." + f.Name + " is not an exported string or bool field with a field tag")
 		}
 		name, option, _ := strings.Cut(tag, ",")
 		var kind fieldKind
-		switch option {
-		case "":
+		switch {
+		case goKind == reflect.Bool && option == "optional":
+			kind = optionalBoolField
+		case goKind == reflect.Bool:
+			panic("httpapi: " + t.String() + "." + f.Name + ": a bool field must be optional")
+		case option == "":
 			kind = stringField
-		case "optional":
+		case option == "optional":
 			kind = optionalStringField
-		case "integer":
+		case option == "integer":
 			kind = integerField
 		default:
 			panic("httpapi: " + t.String() + "." + f.Name + ": unknown field option " + strconv.Quote(option))
@@ -104,6 +114,10 @@ const (
 	// optionalStringField is a stringField that may be absent, which the
 	// handler sees as "". Present, it must be a JSON string like any other.
 	optionalStringField
+	// optionalBoolField accepts a JSON true or false, as the text "true"
+	// or "false", or may be absent: "" (false). Nothing else, not even
+	// the string "true".
+	optionalBoolField
 )
 
 // decodeFields reads body as one JSON object and returns the named fields
@@ -128,10 +142,15 @@ func decodeFields(body []byte, names []string, kinds []fieldKind) ([]string, err
 	out := make([]string, len(names))
 	for i, raw := range raws {
 		switch {
-		case raw == nil && kinds[i] == optionalStringField:
+		case raw == nil && (kinds[i] == optionalStringField || kinds[i] == optionalBoolField):
 			out[i] = ""
 		case raw == nil:
 			return nil, errBadRequest
+		case kinds[i] == optionalBoolField:
+			if b := string(raw); b != "true" && b != "false" {
+				return nil, errBadRequest
+			}
+			out[i] = string(raw)
 		case raw[0] == '"':
 			out[i] = unquote(raw)
 		case kinds[i] == integerField && isJSONInteger(raw):

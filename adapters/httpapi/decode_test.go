@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strconv"
 	"testing"
 )
 
@@ -19,7 +20,7 @@ func decodeFieldsReference(body []byte, names []string, kinds []fieldKind) ([]st
 	out := make([]string, len(names))
 	for i, name := range names {
 		raw, ok := obj[name]
-		if !ok && kinds[i] == optionalStringField {
+		if !ok && (kinds[i] == optionalStringField || kinds[i] == optionalBoolField) {
 			continue
 		}
 		if !ok {
@@ -27,6 +28,12 @@ func decodeFieldsReference(body []byte, names []string, kinds []fieldKind) ([]st
 		}
 		raw = bytes.TrimSpace(raw)
 		switch {
+		case kinds[i] == optionalBoolField:
+			var b *bool
+			if err := json.Unmarshal(raw, &b); err != nil || b == nil {
+				return nil, errBadRequest
+			}
+			out[i] = strconv.FormatBool(*b)
 		case len(raw) > 0 && raw[0] == '"':
 			if err := json.Unmarshal(raw, &out[i]); err != nil {
 				return nil, errBadRequest
@@ -40,11 +47,12 @@ func decodeFieldsReference(body []byte, names []string, kinds []fieldKind) ([]st
 	return out, nil
 }
 
-// The plans of two request types: one with an integer field, one with
-// an optional field.
+// The plans of three request types: one with an integer field, one with
+// an optional field, one with an optional bool.
 var (
-	loginPlan = planOf(reflect.TypeFor[loginRequest]())
-	step3Plan = planOf(reflect.TypeFor[step3Request]())
+	loginPlan  = planOf(reflect.TypeFor[loginRequest]())
+	step3Plan  = planOf(reflect.TypeFor[step3Request]())
+	logoutPlan = planOf(reflect.TypeFor[logoutRequest]())
 )
 
 var decodeSeeds = []string{
@@ -75,6 +83,8 @@ var decodeSeeds = []string{
 	`{"phone_number":"1","encryption_str":"e","random_str":"r","time_stamp":"1"`,
 	`{"phone_number":"1",}`,
 	`null`, `[]`, `"s"`, `1`, ``, `{}`, `{"a":1}{}`, "\ufeff{}",
+	`{"refresh_token":"pa_rt1_x","all":true}`, `{"all":false}`, `{"all":"true"}`, `{"all":null}`, `{"all":1}`,
+	`{"all":{"$ne":null}}`, `{"all":[true]}`, `{"all": true , "refresh_token":null}`, `{"all":truex}`,
 }
 
 // TestDecodeFieldsMatchesEncodingJSON compares decodeFields with the
@@ -83,9 +93,10 @@ func TestDecodeFieldsMatchesEncodingJSON(t *testing.T) {
 	check := func(body []byte) {
 		checkDecode(t, body, loginPlan.names, loginPlan.kinds)
 		checkDecode(t, body, step3Plan.names, step3Plan.kinds)
+		checkDecode(t, body, logoutPlan.names, logoutPlan.kinds)
 	}
 	rng := rand.New(rand.NewPCG(5, 6))
-	alphabet := []byte(`{}[]":,\ 0123456789-.eE+tfnul_"abcphone_numberencryption_strrandom_strtime_stamp` + "\t\n\xff\xc3\xa9")
+	alphabet := []byte(`{}[]":,\ 0123456789-.eE+tfnul_"abcphone_numberencryption_strrandom_strtime_stamprefresh_tokenall` + "\t\n\xff\xc3\xa9")
 	for _, seed := range decodeSeeds {
 		check([]byte(seed))
 		for range 3000 {
@@ -114,6 +125,7 @@ func FuzzDecodeFields(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		checkDecode(t, body, loginPlan.names, loginPlan.kinds)
 		checkDecode(t, body, step3Plan.names, step3Plan.kinds)
+		checkDecode(t, body, logoutPlan.names, logoutPlan.kinds)
 	})
 }
 

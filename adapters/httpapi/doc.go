@@ -12,11 +12,12 @@
 //     is returned as it is.
 //   - errors.go: the one error table and handleError, the one function
 //     that turns an error into an answer (status, code, message, reason).
-//   - auth.go: the token check of authenticated routes and claimsOf.
+//   - auth.go: the token check of authenticated routes (the application's
+//     Authenticate use case, once per request) and principalOf.
 //   - middleware.go: access log, request id, panic recovery, headers;
 //     encoding.go: the refusal of encoded bodies; client.go: the client's
 //     address and network; observe.go: what the Observer (metrics) is
-//     told; ops.go: probes, metrics and the OpenAPI document.
+//     told; ops.go: probes, metrics, the OpenAPI document and the JWKS.
 //
 // Adding an endpoint is a request type, a handler, its failures' rows in
 // the error table and one line in routes.go.

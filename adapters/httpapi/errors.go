@@ -22,6 +22,9 @@ const (
 	msgPasswordSet     = "提交密码成功"
 	msgRegistered      = "注册成功"
 	msgLoggedIn        = "成功登录"
+	msgRefreshed       = "刷新成功"
+	msgAccount         = "获取成功"
+	msgLoggedOut       = "成功注销"
 	msgUserExists      = "该用户已经存在,注册失败"
 	msgVerifyFailed    = "验证没有通过"
 	msgNotVerified     = "验证码没有通过"
@@ -59,14 +62,19 @@ const (
 
 // response is every answer's body. Field order is the original API's: code,
 // message, then login's email and token; step 2 adds registration_token
-// after message.
+// after message; the session's pair follows the token (login, refresh);
+// the account (GET /client) is phone_number, email, created_at.
 type response struct {
 	Code              int    `json:"code"`
 	Message           string `json:"message"`
 	RegistrationToken string `json:"registration_token,omitempty"`
+	PhoneNumber       string `json:"phone_number,omitempty"`
 	Email             string `json:"email,omitempty"`
+	CreatedAt         string `json:"created_at,omitempty"`
 	Token             string `json:"token,omitempty"`
 	ExpiresIn         int64  `json:"expires_in,omitempty"`
+	RefreshToken      string `json:"refresh_token,omitempty"`
+	RefreshExpiresIn  int64  `json:"refresh_expires_in,omitempty"`
 	Error             string `json:"error,omitempty"`
 	RetryAfter        int64  `json:"retry_after,omitempty"`
 }
@@ -99,6 +107,9 @@ const (
 	step3
 	step4
 	login
+	refresh
+	me
+	logout
 )
 
 // perEndpoint holds the rows whose message depends on the endpoint: the
@@ -143,6 +154,8 @@ var common = []outcome{
 	{application.ErrUnavailable, fiber.StatusServiceUnavailable, application.ReasonUnavailable, msgUnavailable, 0},
 	{application.ErrTokenMissing, fiber.StatusUnauthorized, application.ReasonTokenMissing, msgTokenMissing, 0},
 	{application.ErrUnauthorized, fiber.StatusUnauthorized, application.ReasonUnauthorized, msgUnauthorized, codeLogInAgain},
+	{application.ErrInvalidRefreshToken, fiber.StatusUnauthorized, application.ReasonInvalidRefreshToken, msgUnauthorized, codeLogInAgain},
+	{application.ErrRefreshTokenReused, fiber.StatusUnauthorized, application.ReasonRefreshTokenReused, msgUnauthorized, codeLogInAgain},
 }
 
 // mapError turns an error into the status and body of the wire contract.

@@ -3,7 +3,7 @@ package httpapi
 import "github.com/gofiber/fiber/v2"
 
 // Test-only access to the route registration, for routes that production
-// does not have yet (an authenticated one).
+// does not have (a route that answers what the token says).
 
 type Access = access
 
@@ -18,4 +18,4 @@ func (s *Server) AddRoute(path string, h fiber.Handler, a Access) {
 	s.route(fiber.MethodGet, path, anyEndpoint, h, a)
 }
 
-var ClaimsOf = claimsOf
+var PrincipalOf = principalOf

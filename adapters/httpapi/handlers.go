@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/phoneauth/phoneauth/application"
 )
 
 // The API's handlers. Each decodes its request, calls one use case and
@@ -64,7 +66,57 @@ func (s *Server) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(response{Code: 1, Message: msgLoggedIn, Email: res.Email, Token: res.Token, ExpiresIn: int64(res.ExpiresIn / time.Second)})
+	return c.JSON(withPair(response{Code: 1, Message: msgLoggedIn, Email: res.Email}, res.SessionTokens))
+}
+
+func (s *Server) refresh(c *fiber.Ctx) error {
+	var req refreshRequest
+	if err := decode(rawBody(c), &req); err != nil {
+		return err
+	}
+	pair, err := s.app.Refresh.Handle(c.UserContext(), req.toApp())
+	if err != nil {
+		return err
+	}
+	return c.JSON(withPair(response{Code: 1, Message: msgRefreshed}, pair))
+}
+
+// me is GET /client, an authenticated route: the token was checked, and
+// the account read, by requireToken.
+func (s *Server) me(c *fiber.Ctx) error {
+	res, err := s.app.Me.Handle(c.UserContext(), application.Me{Principal: principalOf(c)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(response{Code: 1, Message: msgAccount, PhoneNumber: res.Phone, Email: res.Email,
+		CreatedAt: res.CreatedAt.UTC().Truncate(time.Second).Format(time.RFC3339)})
+}
+
+// logout is POST and GET /client/logout. An empty body is {}: the
+// origin's clients send none.
+func (s *Server) logout(c *fiber.Ctx) error {
+	body := rawBody(c)
+	if len(body) == 0 {
+		body = emptyObject
+	}
+	var req logoutRequest
+	if err := decode(body, &req); err != nil {
+		return err
+	}
+	if err := s.app.Logout.Handle(c.UserContext(), req.toApp(tokenOf(c))); err != nil {
+		return err
+	}
+	return ok(c, msgLoggedOut)
+}
+
+var emptyObject = []byte("{}")
+
+// withPair adds a session's pair to a success answer, lifetimes in
+// whole seconds.
+func withPair(r response, p application.SessionTokens) response {
+	r.Token, r.ExpiresIn = p.Token, int64(p.ExpiresIn/time.Second)
+	r.RefreshToken, r.RefreshExpiresIn = p.RefreshToken, int64(p.RefreshExpiresIn/time.Second)
+	return r
 }
 
 func ok(c *fiber.Ctx, msg string) error {

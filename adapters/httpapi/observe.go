@@ -23,11 +23,14 @@ const RouteUnmatched = "unmatched"
 
 // operations names the use case behind each endpoint.
 var operations = map[endpoint]string{
-	step1: application.OpSendCode,
-	step2: application.OpVerifyCode,
-	step3: application.OpSetPassword,
-	step4: application.OpCompleteProfile,
-	login: application.OpLogin,
+	step1:   application.OpSendCode,
+	step2:   application.OpVerifyCode,
+	step3:   application.OpSetPassword,
+	step4:   application.OpCompleteProfile,
+	login:   application.OpLogin,
+	refresh: application.OpRefresh,
+	me:      application.OpMe,
+	logout:  application.OpLogout,
 }
 
 // Locals keys written by handleError for the observer.

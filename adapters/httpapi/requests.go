@@ -63,3 +63,26 @@ type loginRequest struct {
 func (r loginRequest) toApp(clientNet string) application.Login {
 	return application.Login{Phone: r.PhoneNumber, EncryptionStr: r.EncryptionStr, RandomStr: r.RandomStr, TimeStamp: r.TimeStamp, ClientNet: clientNet}
 }
+
+// refreshRequest is POST /client/token/refresh: trade a refresh token
+// for its successor pair.
+type refreshRequest struct {
+	RefreshToken string `field:"refresh_token"`
+}
+
+func (r refreshRequest) toApp() application.Refresh {
+	return application.Refresh{RefreshToken: r.RefreshToken}
+}
+
+// logoutRequest is POST (or GET) /client/logout. Every field is
+// optional, and an empty body is {}: the access token comes in the
+// headers, and a refresh token in the body is for an app whose access
+// token has expired.
+type logoutRequest struct {
+	RefreshToken string `field:"refresh_token,optional"`
+	All          bool   `field:"all,optional"`
+}
+
+func (r logoutRequest) toApp(accessToken string) application.Logout {
+	return application.Logout{AccessToken: accessToken, RefreshToken: r.RefreshToken, All: r.All}
+}

@@ -3,17 +3,29 @@ package httpapi
 import "github.com/gofiber/fiber/v2"
 
 // mount registers the middleware every request passes, then every route,
-// each through route: the operational routes (ops.go) and the API, whose
-// answers no cache may keep.
+// each through route: the operational routes (ops.go), the API, whose
+// answers no cache may keep, and the public keys that verify its tokens.
 func (s *Server) mount(cfg Config) {
 	s.fiber.Use(s.accessLog, s.recoverPanic, refuseEncoded)
 	s.mountOps(cfg)
-	s.fiber.Use("/client", noStore)
+	for _, p := range s.paths("/client") {
+		s.fiber.Use(p, noStore)
+	}
 	s.route(fiber.MethodPost, "/client/register-step-1", step1, s.step1, public)
 	s.route(fiber.MethodPost, "/client/register-step-2", step2, s.step2, public)
 	s.route(fiber.MethodPost, "/client/register-step-3", step3, s.step3, public)
 	s.route(fiber.MethodPost, "/client/register-step-4", step4, s.step4, public)
 	s.route(fiber.MethodPost, "/client/login", login, s.login, public)
+	s.route(fiber.MethodPost, "/client/token/refresh", refresh, s.refresh, public)
+	s.route(fiber.MethodGet, "/client", me, s.me, authenticated)
+	// Logout takes the access token or, in the body, a refresh token: its
+	// use case checks whichever it is given. GET is how the origin
+	// backend's clients call it.
+	s.route(fiber.MethodPost, "/client/logout", logout, s.logout, public)
+	s.route(fiber.MethodGet, "/client/logout", logout, s.logout, public)
+	if len(cfg.JWKS) > 0 {
+		s.route(fiber.MethodGet, JWKSPath, anyEndpoint, jwks(cfg.JWKS), public)
+	}
 }
 
 // access says who may call a route.
@@ -22,9 +34,9 @@ type access int
 const (
 	// public routes answer anyone.
 	public access = iota
-	// authenticated routes answer only a request whose access token
-	// Config.Authenticate accepts (auth.go); their handlers read what the
-	// token says with claimsOf.
+	// authenticated routes answer only a request whose access token the
+	// application's Authenticate use case accepts (auth.go); their
+	// handlers read who it belongs to with principalOf.
 	authenticated
 )
 
@@ -35,17 +47,22 @@ const (
 // authenticated route, the token check; and it indexes the route for
 // routeLabel. A GET route answers HEAD too, as Fiber's Get does.
 //
-// An authenticated route without a Config.Authenticate to check tokens
+// With Config.PathPrefix the route is served under the prefix too, as
+// the same route: the same endpoint, and the same label for the
+// observer.
+//
+// An authenticated route without an App.Authenticate to check tokens
 // panics here, in New: such a server must not start, rather than serve
 // the route to anyone.
 func (s *Server) route(method, path string, ep endpoint, h fiber.Handler, a access) {
+	served := &servedBy{ep: ep, path: path}
 	handlers := []fiber.Handler{func(c *fiber.Ctx) error {
-		c.Locals(ctxEndpoint, ep)
+		c.Locals(ctxServedBy, served)
 		return c.Next()
 	}}
 	if a == authenticated {
-		if s.authenticate == nil {
-			panic("httpapi: " + method + " " + path + " is authenticated but Config.Authenticate is nil")
+		if s.app == nil || s.app.Authenticate == nil {
+			panic("httpapi: " + method + " " + path + " is authenticated but App.Authenticate is nil")
 		}
 		handlers = append(handlers, s.requireToken)
 	}
@@ -55,29 +72,51 @@ func (s *Server) route(method, path string, ep endpoint, h fiber.Handler, a acce
 		methods = []string{fiber.MethodHead, fiber.MethodGet}
 	}
 	for _, m := range methods {
-		s.fiber.Add(m, path, handlers...)
-		s.routes[m+" "+path] = path
+		for _, p := range s.paths(path) {
+			s.fiber.Add(m, p, handlers...)
+			s.routes[m+" "+p] = path
+		}
 	}
 }
 
-// ctxEndpoint is the Locals key under which route records the endpoint
-// that serves the request. Unset (anyEndpoint) until a route is reached.
-const ctxEndpoint = "endpoint"
+// paths are where path is served: itself, and under the prefix if one
+// is configured.
+func (s *Server) paths(path string) []string {
+	if s.prefix == "" {
+		return []string{path}
+	}
+	return []string{path, s.prefix + path}
+}
+
+// servedBy is what route records of the route that serves a request:
+// its endpoint and its path (the template, the same under the prefix).
+type servedBy struct {
+	ep   endpoint
+	path string
+}
+
+// ctxServedBy is the Locals key under which route records the *servedBy
+// of the route that serves the request. Unset until a route is reached.
+const ctxServedBy = "served_by"
 
 // endpointOf is the endpoint that serves c, or anyEndpoint.
 func endpointOf(c *fiber.Ctx) endpoint {
-	ep, _ := c.Locals(ctxEndpoint).(endpoint)
-	return ep
+	if r, ok := c.Locals(ctxServedBy).(*servedBy); ok {
+		return r.ep
+	}
+	return anyEndpoint
 }
 
 // routeLabel is the template of the route that served c, or
 // RouteUnmatched. Never the raw path: that is the client's to choose. A
 // request that middleware refused (an encoded body) is labelled with the
-// route it was sent to, when its path is exactly a route's.
+// route it was sent to, when its path is exactly a route's. A route
+// served under the path prefix has the label of the route itself.
+// (Fiber's c.Route() is not asked: for a request no route served it may
+// be a middleware's, whose path a route may share, as /client.)
 func (s *Server) routeLabel(c *fiber.Ctx) string {
-	r := c.Route()
-	if _, ok := s.routes[r.Method+" "+r.Path]; ok {
-		return r.Path
+	if r, ok := c.Locals(ctxServedBy).(*servedBy); ok {
+		return r.path
 	}
 	if path, ok := s.routes[c.Method()+" "+c.Path()]; ok {
 		return path // the template's string: c.Path() may be reused

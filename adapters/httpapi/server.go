@@ -36,9 +36,13 @@ type Config struct {
 	Metrics http.Handler
 	// OpenAPI, if set, is served at GET /openapi.yaml.
 	OpenAPI []byte
-	// Authenticate verifies the access tokens of authenticated routes. If
-	// it is nil, New refuses (panics on) any authenticated route.
-	Authenticate Authenticator
+	// JWKS, if set, is the JWK set of the token signing keys, served at
+	// GET /.well-known/jwks.json.
+	JWKS []byte
+	// PathPrefix, if set (HTTP_PATH_PREFIX, such as /api/v1_1), serves
+	// every route under it as well as at its own path. It starts with a
+	// slash and does not end with one.
+	PathPrefix string
 	// DependencyLogInterval is the least time between two log lines for
 	// one kind of dependency failure (a 503) on one endpoint; zero means
 	// DefaultDependencyLogInterval.
@@ -58,19 +62,19 @@ type Readiness func(ctx context.Context) error
 
 // Server is the Fiber app with the service's routes.
 type Server struct {
-	app          *application.App
-	log          *zap.Logger
-	ready        Readiness
-	readyFor     time.Duration
-	proxies      []netip.Prefix
-	obs          Observer
-	authenticate Authenticator     // checks the tokens of authenticated routes
-	routes       map[string]string // "METHOD /path" to the route's path, kept by route
-	fiber        *fiber.App
-	idPrefix     string
-	idSeq        atomic.Uint64
-	depLog       *zap.Logger
-	depSeen      logThrottle
+	app      *application.App
+	log      *zap.Logger
+	ready    Readiness
+	readyFor time.Duration
+	proxies  []netip.Prefix
+	obs      Observer
+	prefix   string            // Config.PathPrefix
+	routes   map[string]string // "METHOD /path" to the route's path, kept by route
+	fiber    *fiber.App
+	idPrefix string
+	idSeq    atomic.Uint64
+	depLog   *zap.Logger
+	depSeen  logThrottle
 }
 
 // ProviderSet is this adapter for Wire: New, fed the use cases, this
@@ -83,7 +87,7 @@ func New(app *application.App, cfg Config, ready Readiness, log *zap.Logger) *Se
 	log = log.Named("http")
 	var p [4]byte
 	_, _ = rand.Read(p[:])
-	s := &Server{app: app, log: log, ready: ready, readyFor: cfg.ReadinessTimeout, proxies: cfg.TrustedProxies, obs: cfg.Observer, authenticate: cfg.Authenticate, routes: map[string]string{}, idPrefix: hex.EncodeToString(p[:])}
+	s := &Server{app: app, log: log, ready: ready, readyFor: cfg.ReadinessTimeout, proxies: cfg.TrustedProxies, obs: cfg.Observer, prefix: cfg.PathPrefix, routes: map[string]string{}, idPrefix: hex.EncodeToString(p[:])}
 	if s.readyFor <= 0 {
 		s.readyFor = DefaultReadinessTimeout
 	}

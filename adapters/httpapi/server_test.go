@@ -155,7 +155,8 @@ func loginBody(password, random string, ts int64) string {
 }
 
 // TestWireContract covers every message and reason of docs/api.md (its
-// table "Messages and reasons"), answer by answer, byte for byte.
+// table "Messages and reasons"), answer by answer, byte for byte; those
+// of the session endpoints are TestSessionWireContract's.
 func TestWireContract(t *testing.T) {
 	const (
 		s1 = "/client/register-step-1"
@@ -319,9 +320,18 @@ func TestLoginSuccessShape(t *testing.T) {
 	body := `{"phone_number":"+86 158 5055 1102","encryption_str":"` + strings.ToUpper(domain.LoginProof("password1", "r9", ts)) +
 		`","random_str":"r9","time_stamp":` + ts + `}`
 	status, got := x.post(t, "/client/login", body)
-	const prefix = `{"code":1,"message":"成功登录","email":"2214102327@qq.com","token":"token:`
-	if status != 200 || !strings.HasPrefix(got, prefix) || !strings.HasSuffix(got, `","expires_in":3600}`) {
+	// The seed's fields first, then the pair's lifetimes in seconds: the
+	// access token's 7 days, the refresh token's 30.
+	shape := regexp.MustCompile(`^\{"code":1,"message":"成功登录","email":"2214102327@qq.com","token":"([A-Za-z0-9_.-]+)","expires_in":604800,"refresh_token":"([A-Za-z0-9_.-]+)","refresh_expires_in":2592000\}$`)
+	m := shape.FindStringSubmatch(got)
+	if status != 200 || m == nil {
 		t.Fatalf("login: %d %s", status, got)
+	}
+	if _, err := x.f.Authenticate.Handle(context.Background(), application.Authenticate{Token: m[1]}); err != nil {
+		t.Fatalf("the login's token does not authenticate: %v", err)
+	}
+	if _, err := x.f.Refresh.Handle(context.Background(), application.Refresh{RefreshToken: m[2]}); err != nil {
+		t.Fatalf("the login's refresh token does not refresh: %v", err)
 	}
 }
 

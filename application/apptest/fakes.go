@@ -473,14 +473,6 @@ func reverse(s string) string {
 	return string(r)
 }
 
-// Tokens is a fake application.TokenIssuer.
-type Tokens struct{ TTL time.Duration }
-
-// Issue returns "token:<user>:<session>".
-func (t Tokens) Issue(userID, sessionID string, _ time.Time) (string, time.Duration, error) {
-	return "token:" + userID + ":" + sessionID, t.TTL, nil
-}
-
 // Signer is a fake application.Tokens: deterministic, as the port
 // requires, with the precision of real tokens (access times in whole
 // seconds, refresh times in milliseconds), so a test sees what survives a
@@ -594,8 +586,8 @@ func (f *SMS) Code(e164 string) string { f.mu.Lock(); defer f.mu.Unlock(); retur
 // Sent returns how many codes were sent.
 func (f *SMS) Sent() int { f.mu.Lock(); defer f.mu.Unlock(); return f.sent }
 
-// Fakes bundles one of each fake, the App built on them, and the session
-// use cases (on Signer).
+// Fakes bundles one of each fake, the App built on them (its tokens
+// signed by Signer), and the session use cases of the App again, by name.
 type Fakes struct {
 	Clock    *Clock
 	Users    *Users
@@ -641,14 +633,18 @@ func New(now time.Time, policy application.Policy) *Fakes {
 	f.Issuer = application.NewSessionIssuer(Signer{}, policy)
 	f.Refresh = application.NewRefreshHandler(f.Issuer, f.Users, f.Sessions, f.Clock, policy)
 	f.Authenticate = application.NewAuthenticateHandler(Signer{}, f.Users, f.Sessions, f.Clock, policy)
-	f.Me = application.NewMeHandler(f.Authenticate)
+	f.Me = application.NewMeHandler()
 	f.Logout = application.NewLogoutHandler(f.Authenticate, f.Users, f.Sessions, f.Clock, policy)
-	f.App = application.NewApp(
-		application.NewSendCodeHandler(f.Users, f.Pending, f.Limits, Hasher{}, f.SMS, f.Clock, policy),
-		application.NewVerifyCodeHandler(f.Pending, Hasher{}, f.Limits, f.Alarms, f.Clock, policy),
-		application.NewSetPasswordHandler(f.Pending, Vault{}, f.Clock, policy),
-		application.NewCompleteProfileHandler(f.Users, f.Pending, f.Limits, f.Clock, policy),
-		application.NewLoginHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, Tokens{TTL: time.Hour}, f.Clock, policy),
-	)
+	f.App = &application.App{
+		SendCode:        application.NewSendCodeHandler(f.Users, f.Pending, f.Limits, Hasher{}, f.SMS, f.Clock, policy),
+		VerifyCode:      application.NewVerifyCodeHandler(f.Pending, Hasher{}, f.Limits, f.Alarms, f.Clock, policy),
+		SetPassword:     application.NewSetPasswordHandler(f.Pending, Vault{}, f.Clock, policy),
+		CompleteProfile: application.NewCompleteProfileHandler(f.Users, f.Pending, f.Limits, f.Clock, policy),
+		Login:           application.NewLoginHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Issuer, f.Clock, policy),
+		Refresh:         f.Refresh,
+		Authenticate:    f.Authenticate,
+		Me:              f.Me,
+		Logout:          f.Logout,
+	}
 	return f
 }

@@ -180,7 +180,8 @@ func run() error {
 	}
 	defer os.RemoveAll(dataDir)
 	keys := map[string]string{}
-	for _, k := range []string{"PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY"} {
+	// A 32-byte key is a valid TOKEN_SIGNING_KEYS too: an Ed25519 seed.
+	for _, k := range []string{"PASSWORD_KEY", "TOKEN_KEY", "CODE_HMAC_KEY", "TOKEN_SIGNING_KEYS"} {
 		b := make([]byte, 32)
 		_, _ = rand.Read(b)
 		keys[k] = base64.StdEncoding.EncodeToString(b)
