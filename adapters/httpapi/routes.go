@@ -45,7 +45,8 @@ const (
 // a step that records the endpoint for the error handler's wording and
 // the observer's operation, so that handlers keep no books, and, on an
 // authenticated route, the token check; and it indexes the route for
-// routeLabel. A GET route answers HEAD too, as Fiber's Get does.
+// routeLabel. A GET route answers HEAD too, as Fiber's Get does, unless
+// its GET acts (actsOnGet).
 //
 // With Config.PathPrefix the route is served under the prefix too, as
 // the same route: the same endpoint, and the same label for the
@@ -68,7 +69,7 @@ func (s *Server) route(method, path string, ep endpoint, h fiber.Handler, a acce
 	}
 	handlers = append(handlers, h)
 	methods := []string{method}
-	if method == fiber.MethodGet {
+	if method == fiber.MethodGet && !ep.actsOnGet() {
 		methods = []string{fiber.MethodHead, fiber.MethodGet}
 	}
 	for _, m := range methods {
@@ -106,6 +107,11 @@ func endpointOf(c *fiber.Ctx) endpoint {
 	}
 	return anyEndpoint
 }
+
+// actsOnGet reports an endpoint whose GET changes state (the origin's
+// clients log out with GET): such a route does not answer HEAD, which
+// link checkers and probes send freely, so that a HEAD never acts.
+func (e endpoint) actsOnGet() bool { return e == logout }
 
 // routeLabel is the template of the route that served c, or
 // RouteUnmatched. Never the raw path: that is the client's to choose. A

@@ -209,6 +209,18 @@ func TestLogoutEnds(t *testing.T) {
 			t.Fatal("the logged-out session still refreshes")
 		}
 	})
+	t.Run("not by HEAD", func(t *testing.T) {
+		// A link checker or a health probe that sends HEAD with a token
+		// it was given must not end the session: HEAD is not a logout.
+		x := newFixture(t, httpapi.Config{})
+		p := x.loggedIn(t)
+		if status, _, _ := x.do(t, http.MethodHead, "/client/logout", "", "token", p.Token); status != http.StatusMethodNotAllowed {
+			t.Fatalf("HEAD /client/logout answered %d, want 405", status)
+		}
+		if authed(x, p.Token) != 200 {
+			t.Fatal("HEAD /client/logout ended the session")
+		}
+	})
 	t.Run("the session of the refresh token", func(t *testing.T) {
 		x := newFixture(t, httpapi.Config{})
 		p := x.loggedIn(t)
