@@ -56,6 +56,11 @@ func (h *RefreshHandler) Handle(ctx context.Context, in Refresh) (SessionTokens,
 	if !lifetimes.RefreshLive(tok, now) {
 		return SessionTokens{}, fmt.Errorf("%w: older than the refresh token lifetime", ErrInvalidRefreshToken)
 	}
+	// Refused here, before the store is asked to write: a dead token
+	// replayed in a loop must not cost a synced write each time.
+	if !user.AcceptsSession(claims.Generation) {
+		return SessionTokens{}, fmt.Errorf("%w: sessions of the account revoked", ErrInvalidRefreshToken)
+	}
 	var (
 		decision domain.RefreshDecision
 		issue    domain.SessionIssue
@@ -70,6 +75,19 @@ func (h *RefreshHandler) Handle(ctx context.Context, in Refresh) (SessionTokens,
 	}
 	switch decision {
 	case domain.RefreshAdvanced, domain.RefreshRepeated:
+		// The account was read before the session was recorded: a
+		// logout-all acknowledged in between must not be followed by a
+		// fresh pair of a session it revoked, so read it once more.
+		user, err := h.users.ByID(ctx, claims.UserID)
+		if errors.Is(err, domain.ErrUserNotFound) {
+			return SessionTokens{}, fmt.Errorf("%w: %v", ErrInvalidRefreshToken, err)
+		}
+		if err != nil {
+			return SessionTokens{}, err
+		}
+		if !user.AcceptsSession(issue.Generation) {
+			return SessionTokens{}, fmt.Errorf("%w: sessions of the account revoked", ErrInvalidRefreshToken)
+		}
 		return h.issuer.sign(issue)
 	case domain.RefreshReused:
 		return SessionTokens{}, ErrRefreshTokenReused

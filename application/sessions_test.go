@@ -1,6 +1,7 @@
 package application_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -461,5 +462,72 @@ func TestShorterLifetimesApplyAtOnce(t *testing.T) {
 	}
 	if f.Sessions.Len() != 0 {
 		t.Errorf("a refused refresh recorded a session")
+	}
+}
+
+// bumpBeforeUpdate is a Sessions store that revokes every session of the
+// account (a logout-all on another instance) just before the refresh's
+// atomic update runs: the race between reading the account and recording
+// the refresh.
+type bumpBeforeUpdate struct {
+	application.Sessions
+	users  *apptest.Users
+	userID string
+}
+
+func (b bumpBeforeUpdate) Update(ctx context.Context, id string, now time.Time, fn func(*domain.Session) error) error {
+	if _, err := b.users.RevokeSessions(ctx, b.userID); err != nil {
+		return err
+	}
+	return b.Sessions.Update(ctx, id, now, fn)
+}
+
+// TestRefreshRacingLogoutAllAnswersNoPair: a logout-all acknowledged while
+// a refresh was between reading the account and recording the refresh
+// must not be followed by a fresh pair for the revoked session.
+func TestRefreshRacingLogoutAllAnswersNoPair(t *testing.T) {
+	f := apptest.New(subSecond, apptest.DefaultPolicy())
+	u := account(t, f, "u1", "15850551102", "a@example.com")
+	p := logIn(t, f, u.ID())
+	racy := application.NewRefreshHandler(f.Issuer, f.Users, bumpBeforeUpdate{f.Sessions, f.Users, u.ID()}, f.Clock, f.Policy)
+	got, err := racy.Handle(ctx, application.Refresh{RefreshToken: p.RefreshToken})
+	if !errors.Is(err, application.ErrInvalidRefreshToken) {
+		t.Fatalf("refresh racing a logout-all answered %+v, %v; want ErrInvalidRefreshToken", got, err)
+	}
+}
+
+// countUpdates is a Sessions store that counts the atomic updates asked
+// of it.
+type countUpdates struct {
+	application.Sessions
+	n *int
+}
+
+func (c countUpdates) Update(ctx context.Context, id string, now time.Time, fn func(*domain.Session) error) error {
+	*c.n++
+	return c.Sessions.Update(ctx, id, now, fn)
+}
+
+// TestRefreshOfRevokedAccountAsksNoWrite: a refresh token of an account
+// whose sessions were all revoked is refused before the session store is
+// asked for an atomic update (on bbolt each one is a synced write
+// transaction, even when it changes nothing, so a replayed dead token must
+// not cost one).
+func TestRefreshOfRevokedAccountAsksNoWrite(t *testing.T) {
+	f := apptest.New(subSecond, apptest.DefaultPolicy())
+	u := account(t, f, "u1", "15850551102", "a@example.com")
+	p := logIn(t, f, u.ID())
+	if _, err := f.Users.RevokeSessions(ctx, u.ID()); err != nil {
+		t.Fatal(err)
+	}
+	var updates int
+	h := application.NewRefreshHandler(f.Issuer, f.Users, countUpdates{f.Sessions, &updates}, f.Clock, f.Policy)
+	for range 3 {
+		if _, err := h.Handle(ctx, application.Refresh{RefreshToken: p.RefreshToken}); !errors.Is(err, application.ErrInvalidRefreshToken) {
+			t.Fatalf("refresh of a revoked account: %v", err)
+		}
+	}
+	if updates != 0 {
+		t.Fatalf("refusing a revoked account's refresh token asked the store for %d updates", updates)
 	}
 }
