@@ -426,10 +426,11 @@ func TestLogoutAllSameSecond(t *testing.T) {
 }
 
 // TestShorterLifetimesApplyAtOnce: when the policy shortens the token
-// lifetimes, tokens already out live no longer than the new ones, so that
-// a revocation record, kept as long as the new lifetimes say, outlives
-// every token it refuses: a logged-out session does not come back when
-// its record is swept.
+// lifetimes, tokens already out live no longer than the new ones; and a
+// revocation record is kept until the presented token's own expiry, not
+// only as long as the new lifetimes say, so that a logged-out session
+// does not come back when its record is swept, even if the lifetimes are
+// raised again.
 func TestShorterLifetimesApplyAtOnce(t *testing.T) {
 	f := newFakes(t) // issues under 7-day access and 30-day refresh tokens
 	account(t, f, "u1", phone, "a@qq.com")
@@ -449,8 +450,11 @@ func TestShorterLifetimesApplyAtOnce(t *testing.T) {
 		t.Errorf("an access token older than the new lifetime: %v", err)
 	}
 	f.Clock.Advance(23*time.Hour + time.Second)
-	if n, _ := f.Sessions.DeleteExpired(ctx, f.Clock.Now()); n != 1 {
-		t.Fatalf("the revocation record was not swept after the new refresh lifetime (%d deleted)", n)
+	// The record outlives the new lifetimes: it is kept until the logged
+	// out access token's own expiry, so that raising the lifetimes again
+	// cannot bring that token back once the record is gone.
+	if n, _ := f.Sessions.DeleteExpired(ctx, f.Clock.Now()); n != 0 {
+		t.Fatalf("the revocation record was swept before the logged-out token's own expiry (%d deleted)", n)
 	}
 	for name, p := range map[string]application.SessionTokens{"logged out": loggedOut, "kept": kept} {
 		if _, err := ref.Handle(ctx, application.Refresh{RefreshToken: p.RefreshToken}); !errors.Is(err, application.ErrInvalidRefreshToken) {
@@ -460,8 +464,12 @@ func TestShorterLifetimesApplyAtOnce(t *testing.T) {
 			t.Errorf("%s session's logout by refresh token: %v", name, err)
 		}
 	}
-	if f.Sessions.Len() != 0 {
-		t.Errorf("a refused refresh recorded a session")
+	if f.Sessions.Len() != 1 {
+		t.Errorf("%d session records, want only the logged-out one: a refused refresh recorded a session", f.Sessions.Len())
+	}
+	f.Clock.Advance(6 * 24 * time.Hour) // 7 days and a second after the login
+	if n, _ := f.Sessions.DeleteExpired(ctx, f.Clock.Now()); n != 1 {
+		t.Fatalf("the revocation record was not swept at the logged-out token's own expiry (%d deleted)", n)
 	}
 }
 

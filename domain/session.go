@@ -87,18 +87,25 @@ func (l SessionLifetimes) RefreshLive(t SessionToken, now time.Time) bool {
 	return now.Before(t.ExpiresAt) && now.Before(t.IssuedAt.Add(l.Refresh))
 }
 
-// LastExpiryFromAccess is, for a presented access token, when the last
-// token issued with it stops being accepted (AccessLive, RefreshLive):
-// the access token itself, or the refresh token issued in the same
-// millisecond, which the access token's whole-second issue time bounds.
+// LastExpiryFromAccess is, for a presented access token, how long a
+// revocation through it must be kept: until the access token's own
+// expiry, and until the refresh token issued with it (in the same
+// millisecond, which the access token's whole-second issue time bounds)
+// stops being accepted. The token's own expiry is kept even when a
+// shorter Access now ends it sooner, so that raising Access again later
+// cannot bring the token back once the record is gone. The sibling's
+// own expiry is not in the access token: it is bounded by the Refresh now
+// in force, so a Refresh lowered and later raised again within the old
+// lifetime can outlast this record (docs/sessions.md says so).
 func (l SessionLifetimes) LastExpiryFromAccess(t SessionToken) time.Time {
-	return later(earlier(t.ExpiresAt, t.IssuedAt.Add(l.Access)), t.IssuedAt.Truncate(time.Second).Add(time.Second+l.Refresh))
+	return later(t.ExpiresAt, t.IssuedAt.Truncate(time.Second).Add(time.Second+l.Refresh))
 }
 
-// LastExpiryFromRefresh is, for a presented refresh token, when the last
-// token issued with it stops being accepted.
+// LastExpiryFromRefresh is LastExpiryFromAccess for a presented refresh
+// token: its own expiry, and its sibling access token's under the Access
+// now in force.
 func (l SessionLifetimes) LastExpiryFromRefresh(t SessionToken) time.Time {
-	return later(earlier(t.ExpiresAt, t.IssuedAt.Add(l.Refresh)), t.IssuedAt.Truncate(time.Second).Add(l.Access))
+	return later(t.ExpiresAt, t.IssuedAt.Truncate(time.Second).Add(l.Access))
 }
 
 // RefreshDecision is what a refresh token presented to its session gets.
@@ -245,13 +252,6 @@ func (s *Session) Snapshot() SessionSnapshot {
 // call it.
 func RestoreSession(snap SessionSnapshot) Session {
 	return Session{current: snap.Current, revoked: snap.Revoked, retainUntil: snap.RetainUntil}
-}
-
-func earlier(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
 }
 
 func later(a, b time.Time) time.Time {

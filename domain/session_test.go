@@ -274,3 +274,25 @@ func TestTokensLiveNoLongerThanTheLifetimesNow(t *testing.T) {
 		}
 	}
 }
+
+// TestLastExpiryKeepsThePresentedTokensOwnExpiry: a revocation made while
+// a lifetime is lowered must outlive the presented token itself, so that
+// raising the lifetime again later cannot bring that token back once the
+// record is swept.
+func TestLastExpiryKeepsThePresentedTokensOwnExpiry(t *testing.T) {
+	// Access tokens that outlive refresh tokens, then both lowered.
+	issued := domain.SessionLifetimes{Access: 7 * 24 * time.Hour, Refresh: time.Hour, ReuseGrace: lifetime.ReuseGrace}
+	lowered := domain.SessionLifetimes{Access: time.Hour, Refresh: 30 * time.Minute, ReuseGrace: lifetime.ReuseGrace}
+	i := domain.OpenSession("s1", "u1", 0, login, issued)
+	access := domain.SessionToken{SessionID: "s1", UserID: "u1", IssuedAt: i.AccessIssuedAt(), ExpiresAt: i.AccessExpiresAt}
+	if got := lowered.LastExpiryFromAccess(access); got.Before(i.AccessExpiresAt) {
+		t.Errorf("LastExpiryFromAccess under lowered lifetimes = %v, before the access token's own expiry %v", got, i.AccessExpiresAt)
+	}
+	// The defaults' shape (refresh tokens outlive access tokens), then
+	// the refresh lifetime lowered.
+	i = domain.OpenSession("s1", "u1", 0, login, lifetime)
+	lowered = domain.SessionLifetimes{Access: lifetime.Access, Refresh: 24 * time.Hour, ReuseGrace: lifetime.ReuseGrace}
+	if got := lowered.LastExpiryFromRefresh(refreshToken(i)); got.Before(i.RefreshExpiresAt) {
+		t.Errorf("LastExpiryFromRefresh under lowered lifetimes = %v, before the refresh token's own expiry %v", got, i.RefreshExpiresAt)
+	}
+}
