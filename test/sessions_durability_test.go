@@ -265,6 +265,7 @@ func TestSessionRefreshSurvivesKill9(t *testing.T) {
 // request.
 func TestSessionRevocationAcrossInstances(t *testing.T) {
 	nodes := startCluster(t, 3, nil)
+	t.Cleanup(client.CloseIdleConnections) // before the instances stop (see testParallelRefreshes)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	a.register(t, sessPhone, sessPassword, sessEmail)
 	// warm has every instance serve the token first: a cache, if there
