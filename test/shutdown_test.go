@@ -217,8 +217,9 @@ type logLine struct {
 
 // startServer runs bin on 127.0.0.1 with the console SMS provider and
 // waits until it listens. The per-IP and per-phone SMS limits are off:
-// every code of the test comes from one address.
-func startServer(t *testing.T, bin, dataDir string) *process {
+// every code of the test comes from one address. env adds variables
+// (NAME=value).
+func startServer(t *testing.T, bin, dataDir string, env ...string) *process {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Dir = dataDir // no .env is read from here
@@ -231,6 +232,7 @@ func startServer(t *testing.T, bin, dataDir string) *process {
 		"SMS_DAILY_LIMIT_PER_PHONE=0",
 		"SMS_HOURLY_LIMIT_GLOBAL=0",
 	}
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
