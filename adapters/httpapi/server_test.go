@@ -155,7 +155,8 @@ func loginBody(password, random string, ts int64) string {
 }
 
 // TestWireContract covers every message and reason of docs/api.md (its
-// table "Messages and reasons"), answer by answer, byte for byte.
+// table "Messages and reasons"), answer by answer, byte for byte; those
+// of the session endpoints are TestSessionWireContract's.
 func TestWireContract(t *testing.T) {
 	const (
 		s1 = "/client/register-step-1"
