@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // TestMainlandFastPathMatchesLibrary proves the fast path answers what
@@ -60,6 +62,48 @@ func TestParsePhoneNumberFormsAgree(t *testing.T) {
 	for _, d := range []string{"+8611234567890", "+8612345678901", "+8617951234567"} {
 		if _, ok, _ := parseMainlandMobile(d); ok {
 			t.Errorf("fast path took %s, which carries a carrier prefix the library strips", d)
+		}
+	}
+}
+
+// TestRestorePhoneNumberMatchesParse: what a store reads back is the
+// number ParsePhoneNumber gave, field for field: for random mainland
+// mobiles and, for every region the library knows, its example mobile
+// and fixed-or-mobile numbers that ParsePhoneNumber accepts. Anything
+// that is not a stored E.164 number is refused.
+func TestRestorePhoneNumberMatchesParse(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var inputs []string
+	for range 2000 {
+		inputs = append(inputs, fmt.Sprintf("+861%010d", rng.Int64N(10_000_000_000)))
+	}
+	for region := range phonenumbers.GetSupportedRegions() {
+		for _, typ := range []phonenumbers.PhoneNumberType{phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE} {
+			if n := phonenumbers.GetExampleNumberForType(region, typ); n != nil {
+				inputs = append(inputs, phonenumbers.Format(n, phonenumbers.E164))
+			}
+		}
+	}
+	parsed, countries := 0, map[int]bool{}
+	for _, in := range inputs {
+		want, err := ParsePhoneNumber(in)
+		if err != nil {
+			continue
+		}
+		parsed++
+		countries[want.CountryCode()] = true
+		got, err := RestorePhoneNumber(want.E164())
+		if err != nil || got != want {
+			t.Fatalf("%s: restored %+v, %v; parsed %+v", in, got, err, want)
+		}
+	}
+	if parsed < 1000 || len(countries) < 150 {
+		t.Fatalf("compared only %d numbers of %d calling codes", parsed, len(countries))
+	}
+	for _, bad := range []string{"", "+", "+8", "8615850551102", "+86", "+0123456789", "+86 15850551102", "+86158505511021234",
+		"+8615850551102\n", "+99912345678", "+١٥٨٥٠٥٥١١٠٢", "15850551102"} {
+		if p, err := RestorePhoneNumber(bad); err != ErrInvalidPhone {
+			t.Errorf("RestorePhoneNumber(%q) = %+v, %v", bad, p, err)
 		}
 	}
 }

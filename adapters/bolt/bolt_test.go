@@ -245,6 +245,46 @@ func BenchmarkByPhone(b *testing.B) {
 	})
 }
 
+// BenchmarkAuthenticatedReads measures the two reads of every
+// authenticated request (application.AuthenticateHandler) against a store
+// preloaded with BENCH_USERS users (default 100,000): the account by id,
+// and the session record, which a session never refreshed nor revoked
+// (nearly every one) does not have.
+func BenchmarkAuthenticatedReads(b *testing.B) {
+	n := 100_000
+	if v := os.Getenv("BENCH_USERS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil {
+			b.Fatalf("BENCH_USERS: %v", err)
+		}
+	}
+	users := makeUsers(b, 0, n)
+	s := open(b, filepath.Join(b.TempDir(), "phoneauth.db"))
+	defer s.Close()
+	if err := bolt.NewBulkLoader(s).BulkCreateUsers(b.Context(), users); err != nil {
+		b.Fatalf("BulkCreateUsers: %v", err)
+	}
+	now := time.Now()
+	b.Run("user-by-id", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i = (i + 7919) % n
+			if _, err := s.Users().ByID(b.Context(), users[i].ID()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("session-none", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			i = (i + 7919) % n
+			if sess, err := s.Sessions().Get(b.Context(), users[i].ID(), now); err != nil || sess.ID() != "" {
+				b.Fatal(sess, err)
+			}
+		}
+	})
+}
+
 // BenchmarkSave measures durable writes of pending registrations: one at a
 // time (a commit and fsync each) and from many goroutines (sharing commits
 // through Batch).

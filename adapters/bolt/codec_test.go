@@ -281,3 +281,157 @@ func FuzzDecodePendingDoc(f *testing.F) {
 		}
 	})
 }
+
+// randomSessionDocs returns n session records of every shape the store
+// can meet: the ids it makes and odd texts json.Marshal must escape,
+// zero, large and extreme counters, zero, whole-second, zoned times and
+// years json.Marshal refuses, revoked or not.
+func randomSessionDocs(rng *rand.Rand, n int) []sessionDoc {
+	texts := []string{"", "0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210", "ünï 例子", `q"uote`, `back\slash`, "<tag>&amp;", "tab\t", "\u2028", "\xff", "\x00", "\U0001F600"}
+	zones := []*time.Location{time.UTC, time.FixedZone("CST", 8*3600), time.FixedZone("", -3*3600-1800)}
+	counters := []uint64{0, 0, 1, 7, 1 << 32, math.MaxUint64}
+	tm := func() time.Time {
+		switch rng.IntN(6) {
+		case 0:
+			return time.Time{}
+		case 1:
+			return time.Unix(rng.Int64N(4e9)-1e9, 0).UTC()
+		case 2:
+			return time.UnixMilli(rng.Int64N(4e12)).UTC()
+		case 3:
+			if rng.IntN(20) == 0 {
+				return time.Date(10000+rng.IntN(2), 1, 1, 0, 0, 0, 0, time.UTC)
+			}
+		}
+		return time.Unix(rng.Int64N(4e9)-1e9, rng.Int64N(1e9)).In(zones[rng.IntN(len(zones))])
+	}
+	docs := make([]sessionDoc, n)
+	for i := range docs {
+		docs[i] = sessionDoc{
+			ID: texts[rng.IntN(len(texts))], UserID: texts[rng.IntN(len(texts))],
+			Generation: counters[rng.IntN(len(counters))], Seq: counters[rng.IntN(len(counters))],
+			IssuedAt: tm(), AccessExpiresAt: tm(), RefreshExpiresAt: tm(), Revoked: rng.IntN(3) == 0, ExpiresAt: tm(),
+		}
+		if i%3 == 0 { // the shape real records have
+			docs[i].ID, docs[i].UserID = texts[2], texts[1]
+		}
+	}
+	return docs
+}
+
+// TestSessionDocMatchesEncodingJSON: the direct writing of session records
+// must give the very bytes json.Marshal gives (and refuse what it
+// refuses), and the direct reading must give what json.Unmarshal gives,
+// for those records and for documents of any other shape, which it hands
+// to encoding/json.
+func TestSessionDocMatchesEncodingJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	var stored [][]byte
+	direct := 0
+	for _, d := range randomSessionDocs(rng, 5000) {
+		got, gotErr := encodeSessionDoc(&d)
+		want, wantErr := json.Marshal(d)
+		if (gotErr == nil) != (wantErr == nil) || !bytes.Equal(got, want) {
+			t.Fatalf("%+v\n got  %s, %v\n want %s, %v", d, got, gotErr, want, wantErr)
+		}
+		if _, ok := appendCanonicalSession(nil, &d); ok {
+			direct++
+		}
+		if wantErr == nil {
+			stored = append(stored, want)
+		}
+	}
+	if direct < 1000 {
+		t.Fatalf("only %d of 5000 records written directly", direct)
+	}
+	const times = `"issued_at":"2026-11-24T08:00:00.123Z","access_expires_at":"2026-11-24T08:15:00Z","refresh_expires_at":"2026-12-24T08:00:00.123Z"`
+	stored = append(stored, [][]byte{
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `,"revoked":false,"expires_at":"2026-12-24T08:00:00.123Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `,"revoked":true,"revoked":false,"expires_at":"2026-12-24T08:00:00.123Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00+08:00"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `}`),
+		[]byte(`{"user_id":"u","id":"s","generation":0,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"s", "user_id":"u","generation":0,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"\u0073","user_id":"u","generation":0,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,"extra":2,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z","id":"t"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":null,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		// damaged
+		[]byte(`{"id":"s","user_id":"u","generation":-1,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":01,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":1.0,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":18446744073709551616,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `,"expires_at":"2026-13-24T08:00:00Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `,"revoked":1,"expires_at":"2026-12-24T08:00:00Z"}`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"`),
+		[]byte(`{"id":"s","user_id":"u","generation":0,"seq":1,` + times + `,"expires_at":"2026-12-24T08:00:00Z"}}`),
+		[]byte(`not json`), []byte(``), []byte(`null`), []byte(`{}`),
+	}...)
+	read := 0
+	for _, b := range stored {
+		var got, want, probe sessionDoc
+		if decodeCanonicalSession(b, &probe) {
+			read++
+		}
+		gotErr := decodeSessionDoc(b, &got)
+		wantErr := json.Unmarshal(b, &want)
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
+		}
+	}
+	if read < 1000 {
+		t.Fatalf("only %d of %d documents read directly", read, len(stored))
+	}
+	t.Logf("%d of 5000 records written directly, %d of %d documents read directly", direct, read, len(stored))
+}
+
+// FuzzDecodeSessionDoc: the direct reading never panics, and whatever it
+// accepts, encoding/json accepts with the same result.
+func FuzzDecodeSessionDoc(f *testing.F) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, d := range randomSessionDocs(rng, 40) {
+		if b, err := json.Marshal(d); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got, want sessionDoc
+		gotErr := decodeSessionDoc(b, &got)
+		wantErr := json.Unmarshal(b, &want)
+		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
+		}
+	})
+}
+
+// BenchmarkSessionDoc measures what every refresh pays to read a session
+// record and write its successor.
+func BenchmarkSessionDoc(b *testing.B) {
+	at := time.Date(2026, 11, 24, 8, 0, 0, 123000000, time.UTC)
+	doc := sessionDoc{ID: "fedcba9876543210fedcba9876543210", UserID: "0123456789abcdef0123456789abcdef", Seq: 17,
+		IssuedAt: at, AccessExpiresAt: at.Add(15 * time.Minute), RefreshExpiresAt: at.Add(720 * time.Hour), ExpiresAt: at.Add(720 * time.Hour)}
+	b.Run("decode+encode", func(b *testing.B) {
+		stored, _ := json.Marshal(doc)
+		for b.Loop() {
+			var d sessionDoc
+			if err := decodeSessionDoc(stored, &d); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := encodeSessionDoc(&d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding/json", func(b *testing.B) {
+		stored, _ := json.Marshal(doc)
+		for b.Loop() {
+			var d sessionDoc
+			if err := json.Unmarshal(stored, &d); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := json.Marshal(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

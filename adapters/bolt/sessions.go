@@ -2,7 +2,6 @@ package bolt
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -77,7 +76,7 @@ func liveSession(id string, stored []byte, now time.Time) (domain.Session, error
 		return domain.Session{}, nil
 	}
 	var d sessionDoc
-	if err := json.Unmarshal(stored, &d); err != nil {
+	if err := decodeSessionDoc(stored, &d); err != nil {
 		return domain.Session{}, fmt.Errorf("bolt: decode session %q: %w", id, err)
 	}
 	if !now.Before(d.ExpiresAt) {
@@ -128,7 +127,8 @@ func applySession(stored []byte, id string, now time.Time, fn func(*domain.Sessi
 	if s.ID() != id {
 		return nil, fmt.Errorf("bolt: update of session %q returned another session", id)
 	}
-	data, err := json.Marshal(toSessionDoc(&s))
+	doc := toSessionDoc(&s)
+	data, err := encodeSessionDoc(&doc)
 	if err != nil {
 		return nil, fmt.Errorf("bolt: encode session: %w", err)
 	}

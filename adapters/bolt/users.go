@@ -192,11 +192,12 @@ func userByID(tx *bbolt.Tx, id []byte) (userDoc, []byte, error) {
 	return doc, phoneKey, nil
 }
 
-// restoreByID rebuilds a user found through the id index, parsing the
-// number it is stored under (the fast path for the numbers nearly every
-// account has).
+// restoreByID rebuilds a user found through the id index from the number
+// it is stored under. The number was parsed when the account was made:
+// it is restored, not parsed again (every authenticated request comes
+// here).
 func restoreByID(phoneKey []byte, doc userDoc) (*domain.User, error) {
-	phone, err := domain.ParsePhoneNumber(string(phoneKey))
+	phone, err := domain.RestorePhoneNumber(string(phoneKey))
 	if err != nil {
 		return nil, fmt.Errorf("bolt: stored user %s: %w", domain.MaskPhone(string(phoneKey)), err)
 	}

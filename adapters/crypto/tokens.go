@@ -42,6 +42,9 @@ type Tokens struct {
 	verify  map[string]ed25519.PublicKey
 	jwks    []byte
 	macs    sync.Pool // of hash.Hash: HMAC-SHA-256 under the refresh key
+	// verified remembers the access tokens ParseAccess accepted, so that
+	// a token presented again is not verified again (verified.go).
+	verified verifiedTokens
 }
 
 var _ application.Tokens = (*Tokens)(nil)
@@ -178,12 +181,46 @@ func (t *Tokens) IssueAccess(c application.AccessClaims) (string, error) {
 // decoder skips line breaks, which would let one token be written many
 // ways), padding bits must be zero, and Ed25519 signatures are not
 // malleable.
+//
+// A token accepted once is remembered (verified.go): presented again, it
+// is checked for expiry alone, which is all a second verification could
+// find changed.
 func (t *Tokens) ParseAccess(token string, now time.Time) (application.AccessClaims, error) {
 	if len(token) > maxAccessTokenLen {
 		return application.AccessClaims{}, invalid("access token longer than %d bytes", maxAccessTokenLen)
 	}
+	key := tokenKey(token)
+	if v, ok := t.verified.get(&key); ok {
+		if !now.Before(time.Unix(v.expiresAt, 0)) {
+			// What golang-jwt answers for an expired token.
+			return application.AccessClaims{}, fmt.Errorf("%w: %w: %w", application.ErrInvalidToken, jwt.ErrTokenInvalidClaims, jwt.ErrTokenExpired)
+		}
+		return v.claims(), nil
+	}
+	c, err := t.verifyAccess(token, now)
+	if err != nil {
+		return application.AccessClaims{}, err
+	}
+	claims := application.AccessClaims{
+		UserID:     c.Subject,
+		SessionID:  c.SessionID,
+		Generation: *c.Generation,
+		IssuedAt:   c.IssuedAt.UTC(),
+		ExpiresAt:  c.ExpiresAt.UTC(),
+	}
+	// A token with nbf would be live only from then on: never remembered,
+	// so that expiry stays the one claim a hit checks against now.
+	if c.NotBefore == nil {
+		t.verified.put(&key, toVerified(claims))
+	}
+	return claims, nil
+}
+
+// verifyAccess is ParseAccess without the memory of accepted tokens: the
+// whole check, signature included.
+func (t *Tokens) verifyAccess(token string, now time.Time) (*accessClaims, error) {
 	if !isBase64URLOrDot(token) {
-		return application.AccessClaims{}, invalid("access token has a character outside base64url")
+		return nil, invalid("access token has a character outside base64url")
 	}
 	var c accessClaims
 	_, err := jwt.NewParser(
@@ -194,18 +231,12 @@ func (t *Tokens) ParseAccess(token string, now time.Time) (application.AccessCla
 		jwt.WithStrictDecoding(),
 	).ParseWithClaims(token, &c, t.accessKey)
 	if err != nil {
-		return application.AccessClaims{}, fmt.Errorf("%w: %w", application.ErrInvalidToken, err)
+		return nil, fmt.Errorf("%w: %w", application.ErrInvalidToken, err)
 	}
 	if c.Subject == "" || c.SessionID == "" || c.Generation == nil || c.IssuedAt == nil {
-		return application.AccessClaims{}, invalid("access token lacks sub, sid, gen or iat")
+		return nil, invalid("access token lacks sub, sid, gen or iat")
 	}
-	return application.AccessClaims{
-		UserID:     c.Subject,
-		SessionID:  c.SessionID,
-		Generation: *c.Generation,
-		IssuedAt:   c.IssuedAt.UTC(),
-		ExpiresAt:  c.ExpiresAt.UTC(),
-	}, nil
+	return &c, nil
 }
 
 // accessKey is the jwt.Keyfunc: the public key named by the header's kid.

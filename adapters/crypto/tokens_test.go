@@ -198,6 +198,11 @@ func TestAccessRefused(t *testing.T) {
 	if _, err := tk.ParseAccess(byKey(claims("")), tokNow); err != nil {
 		t.Fatalf("the control token (all claims, right key) is refused: %v", err)
 	}
+	// good is accepted first, so remembered: its respellings below must
+	// be refused all the same (a hit is only ever the exact string).
+	if _, err := tk.ParseAccess(good, tokNow); err != nil {
+		t.Fatalf("the issued token is refused: %v", err)
+	}
 	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
 	sig[10] ^= 1
 	refresh, err := tk.IssueRefresh(application.RefreshClaims{UserID: "user-1", SessionID: "sess-1", IssuedAt: tokNow, ExpiresAt: tokNow.Add(time.Hour)})

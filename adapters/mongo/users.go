@@ -144,7 +144,9 @@ func (r *Users) ByID(ctx context.Context, id string) (*domain.User, error) {
 	if err != nil {
 		return nil, wrap("find user by id", err)
 	}
-	phone, err := domain.ParsePhoneNumber(d.Phone)
+	// Parsed when the account was made: restored, not parsed again
+	// (every authenticated request comes here).
+	phone, err := domain.RestorePhoneNumber(d.Phone)
 	if err != nil {
 		return nil, fmt.Errorf("mongo: stored user %s: %w", domain.MaskPhone(d.Phone), err)
 	}

@@ -129,13 +129,8 @@ func attackLogin(base string, s settings) ([]row, error) {
 	t := &tally{name: "login"}
 	url := base + "/client/login"
 	tr := func(tgt *vegeta.Target) error {
-		phone := userPhone(rand.IntN(s.users))
-		random := strconv.FormatUint(rand.Uint64(), 36)
-		ts := strconv.FormatInt(time.Now().Unix(), 10)
-		proof := domain.LoginProof(benchPassword, random, ts)
 		tgt.Method, tgt.URL = http.MethodPost, url
-		tgt.Body = []byte(`{"phone_number":"` + phone + `","encryption_str":"` + proof +
-			`","random_str":"` + random + `","time_stamp":"` + ts + `"}`)
+		tgt.Body = loginBody(userPhone(rand.IntN(s.users)))
 		return nil
 	}
 	elapsed := attack(hostOf(base), tr, s.concurrency, s.duration, func(r *vegeta.Result, measured bool) {
@@ -145,6 +140,16 @@ func attackLogin(base string, s settings) ([]row, error) {
 		}
 	})
 	return []row{t.row(elapsed)}, nil
+}
+
+// loginBody is a login of the preloaded user phone as the seed's client
+// sends it: a fresh random_str, the current time, and the proof.
+func loginBody(phone string) []byte {
+	random := strconv.FormatUint(rand.Uint64(), 36)
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	proof := domain.LoginProof(benchPassword, random, ts)
+	return []byte(`{"phone_number":"` + phone + `","encryption_str":"` + proof +
+		`","random_str":"` + random + `","time_stamp":"` + ts + `"}`)
 }
 
 // attackRegister runs complete registrations. Each worker's next request

@@ -3,18 +3,20 @@
 //
 // It preloads users through the store's bulk path, starts the wired
 // service as a child process (so the service's memory is measured on its
-// own), then drives it with a vegeta attacker in three phases of
+// own), then drives it with a vegeta attacker in phases of
 // BENCH_DURATION each: GET /healthz (the ceiling), login with a fresh
-// random_str per request, and complete four-step registrations. It prints
-// one table. Everything runs against 127.0.0.1 and stops on its own.
+// random_str per request, GET /client with one access token per client
+// (me), refresh chains (refresh, sessions.go), and complete four-step
+// registrations. It prints one table. Everything runs against 127.0.0.1
+// and stops on its own.
 //
 // Settings (environment):
 //
 //	BENCH_DURATION          length of each phase (10s)
 //	BENCH_USERS             users preloaded before the run (10000)
-//	BENCH_CONCURRENCY       clients of the healthz and login phases (64)
+//	BENCH_CONCURRENCY       clients of the healthz, login, me and refresh phases (64)
 //	BENCH_REG_CONCURRENCY   clients of the registration phase (256)
-//	BENCH_PHASES            which phases, comma-separated (healthz,login,register; soak on request)
+//	BENCH_PHASES            which phases, comma-separated (healthz,login,me,refresh,register; soak on request)
 //	BENCH_SOAK_DURATION     length of the soak phase (4m)
 //	BENCH_SOAK_REQUESTS     most requests the soak phase sends (20000000)
 //	BENCH_LOG_LEVEL         the service's LOG_LEVEL (warn: no access log line per request)
@@ -139,16 +141,16 @@ func loadSettings() (settings, error) {
 		}
 		s.loadgenProcs = n
 	}
-	for _, p := range strings.Split(envOr("BENCH_PHASES", "healthz,login,register"), ",") {
+	for _, p := range strings.Split(envOr("BENCH_PHASES", "healthz,login,me,refresh,register"), ",") {
 		switch p = strings.TrimSpace(p); p {
-		case "healthz", "login", "register", "soak":
+		case "healthz", "login", "me", "refresh", "register", "soak":
 			s.phases[p] = true
 		default:
 			errs = append(errs, fmt.Errorf("BENCH_PHASES: unknown phase %q", p))
 		}
 	}
-	if (s.phases["login"] || s.phases["soak"]) && s.users == 0 {
-		errs = append(errs, errors.New("BENCH_USERS: the login and soak phases need at least one user"))
+	if (s.phases["login"] || s.phases["me"] || s.phases["refresh"] || s.phases["soak"]) && s.users == 0 {
+		errs = append(errs, errors.New("BENCH_USERS: the login, me, refresh and soak phases need at least one user"))
 	}
 	if s.mongoURI != "" {
 		s.mongoDatabase = fmt.Sprintf("phoneauth_bench_%d", time.Now().Unix())
@@ -248,6 +250,24 @@ func run() error {
 		}
 		rows = append(rows, r...)
 	}
+	// The session phases log their clients in first, outside the phase.
+	for _, p := range []struct {
+		phase  string
+		attack func(string, settings, []benchSession) ([]row, error)
+	}{{"me", attackMe}, {"refresh", attackRefresh}} {
+		if !s.phases[p.phase] {
+			continue
+		}
+		sessions, err := openSessions(srv.base, s.users, s.concurrency)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.phase, err)
+		}
+		r, err := srv.phase(s, p.phase, s.concurrency, func() ([]row, error) { return p.attack(srv.base, s, sessions) })
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r...)
+	}
 	if s.phases["register"] {
 		r, err := srv.phase(s, "register", s.regConcurrency, func() ([]row, error) { return attackRegister(srv, s) })
 		if err != nil {
@@ -269,17 +289,25 @@ func run() error {
 			return fmt.Errorf("soak did not hold: %s", why)
 		}
 	}
-	var health, login float64
+	var health, login, me float64
 	for _, r := range rows {
 		switch r.name {
 		case "GET /healthz":
 			health = r.rate
 		case "login":
 			login = r.rate
+		case "GET /client":
+			me = r.rate
 		}
 	}
 	if health > 0 && login > 0 {
 		fmt.Printf("\nlogin / healthz ceiling = %.1f%%\n", 100*login/health)
+	}
+	if health > 0 && me > 0 {
+		if login == 0 {
+			fmt.Println()
+		}
+		fmt.Printf("me / healthz ceiling = %.1f%%\n", 100*me/health)
 	}
 	return nil
 }
