@@ -30,11 +30,19 @@ type userDoc struct {
 // json.Marshal gives a userDoc, and that shape is read directly, in a
 // fraction of encoding/json's time (TestDecodeUserDocMatchesEncodingJSON).
 // Anything else, escapes included, goes through encoding/json.
-func decodeUserDoc(b []byte, d *userDoc) error {
-	if decodeCanonicalUser(b, d) {
+func decodeUserDoc(b []byte, d *userDoc) error { return decodeDoc(b, d, decodeCanonicalUser) }
+
+// decodeDoc decodes a stored record as json.Unmarshal would: the one
+// shape this package writes is read by canonical, directly; anything
+// else (escapes, records written in another shape) goes through
+// encoding/json. d is zeroed first either way.
+func decodeDoc[T any](b []byte, d *T, canonical func([]byte, *T) bool) error {
+	var zero T
+	*d = zero
+	if canonical(b, d) {
 		return nil
 	}
-	*d = userDoc{}
+	*d = zero
 	return json.Unmarshal(b, d)
 }
 
@@ -331,14 +339,7 @@ func plainForJSON(s string) bool {
 // gives, read directly (TestPendingDocMatchesEncodingJSON,
 // FuzzDecodePendingDoc); anything else, records written by earlier
 // versions in another shape included, goes through encoding/json.
-func decodePendingDoc(b []byte, d *pendingDoc) error {
-	*d = pendingDoc{}
-	if decodeCanonicalPending(b, d) {
-		return nil
-	}
-	*d = pendingDoc{}
-	return json.Unmarshal(b, d)
-}
+func decodePendingDoc(b []byte, d *pendingDoc) error { return decodeDoc(b, d, decodeCanonicalPending) }
 
 // decodeCanonicalPending reads the fields of a pendingDoc in their
 // declared order, with no space, no escape and no null, the optional ones
@@ -501,14 +502,7 @@ func appendCanonicalSession(b []byte, d *sessionDoc) ([]byte, bool) {
 // records this package writes have the shape encodeSessionDoc gives, read
 // directly (TestSessionDocMatchesEncodingJSON, FuzzDecodeSessionDoc);
 // anything else goes through encoding/json.
-func decodeSessionDoc(b []byte, d *sessionDoc) error {
-	*d = sessionDoc{}
-	if decodeCanonicalSession(b, d) {
-		return nil
-	}
-	*d = sessionDoc{}
-	return json.Unmarshal(b, d)
-}
+func decodeSessionDoc(b []byte, d *sessionDoc) error { return decodeDoc(b, d, decodeCanonicalSession) }
 
 // decodeCanonicalSession reads the fields of a sessionDoc in their
 // declared order, with no space, no escape and no null, "revoked" present
