@@ -27,12 +27,51 @@ type Clock interface {
 // domain.User.RevokeSessions as one atomic, durable step before it
 // returns, and answers the account's new session generation
 // (domain.ErrUserNotFound for an unknown id).
+//
+// Update reads the account id as it stands, applies fn and stores the
+// result as one atomic, durable step (a transaction, a compare-and-swap
+// on the whole record), and returns the account as stored; fn may run
+// more than once, so it must only change the account it is given, and it
+// may not change the id, email or creation time. If fn returns an error,
+// nothing is written and Update returns it. When fn moves the account to
+// another number (domain.User.ChangePhone) the move is atomic: the old
+// number is free and the new one held in the same step, and a new number
+// that another account holds (or takes concurrently) is
+// domain.ErrPhoneTaken, with nothing written; no two accounts ever hold
+// one number.
+//
+// Delete removes the account and every record the store keeps of it (its
+// email, its sessions' records, its pending codes) so that its number
+// and email can register again; domain.ErrUserNotFound for an unknown
+// id. Where one atomic step cannot cover it all, the account record goes
+// last, after its sessions are revoked, so that a crash part way leaves
+// an account that still logs in (and can be deleted again), never a
+// half-deleted one whose old session records come back to life.
 type Users interface {
 	Create(ctx context.Context, u *domain.User) error
 	ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error)
 	ByID(ctx context.Context, id string) (*domain.User, error)
 	Exists(ctx context.Context, phone domain.PhoneNumber) (bool, error)
 	RevokeSessions(ctx context.Context, id string) (uint64, error)
+	Update(ctx context.Context, id string, fn func(*domain.User) error) (*domain.User, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// PendingCodes stores the codes sent for purposes other than
+// registration (domain.PendingCode), one per domain.CodeSubject.Key:
+// a password reset's per number, a phone change's per account. Upsert
+// reads the live code under key (nil if none, or past its expiry),
+// applies fn and stores what it returns (a code of the same key) as one
+// atomic, durable step. Update is the same step for a live code, and
+// domain.ErrNoPendingCode when there is none; fn may run more than once,
+// so it must only change the code it is given; if fn returns an error,
+// the code is still stored as fn left it (a wrong try counts) and
+// Update returns the error. Delete removes key's code, if any.
+type PendingCodes interface {
+	Upsert(ctx context.Context, key string, now time.Time, fn func(cur *domain.PendingCode) *domain.PendingCode) error
+	Update(ctx context.Context, key string, now time.Time, fn func(*domain.PendingCode) error) error
+	Delete(ctx context.Context, key string) error
+	Expirer
 }
 
 // Sessions stores the sessions that something has happened to, a
@@ -150,9 +189,10 @@ type Expirer interface {
 }
 
 // CodeHasher turns an SMS code into the keyed hash that is stored
-// (HMAC-SHA-256 under a server secret, bound to the phone number).
+// (HMAC-SHA-256 under a server secret), bound to the code's subject: its
+// purpose, its number and, for a phone change, its account.
 type CodeHasher interface {
-	HashCode(phone domain.PhoneNumber, code string) []byte
+	HashCode(subject domain.CodeSubject, code string) []byte
 }
 
 // PasswordVault seals passwords so that only the server can open them

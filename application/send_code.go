@@ -67,7 +67,7 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 	if err != nil {
 		return fmt.Errorf("draw code: %w", err)
 	}
-	codeHash := h.hasher.HashCode(phone, code)
+	codeHash := h.hasher.HashCode(domain.CodeSubject{Purpose: domain.PurposeRegister, Phone: phone}, code)
 	// The new code replaces the old one in the same atomic step that
 	// keeps a verification already made: whoever asks for a code cannot
 	// undo the owner's step 2.

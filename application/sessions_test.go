@@ -236,7 +236,9 @@ func TestRefreshRefusals(t *testing.T) {
 			t.Errorf("%s: the error carries the token", name)
 		}
 	}
-	f.Users.Delete("u1")
+	if err := f.Users.Delete(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
 	_, err := f.Refresh.Handle(ctx, application.Refresh{RefreshToken: p.RefreshToken})
 	if !errors.Is(err, application.ErrInvalidRefreshToken) || errors.Is(err, domain.ErrUserNotFound) {
 		t.Errorf("deleted account: %v, want invalid only", err)
@@ -289,7 +291,9 @@ func TestAuthenticate(t *testing.T) {
 		t.Errorf("at expiry: %v", err)
 	}
 	q := logIn(t, f, "u1")
-	f.Users.Delete("u1")
+	if err := f.Users.Delete(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := f.Authenticate.Handle(ctx, application.Authenticate{Token: q.Token}); !errors.Is(err, application.ErrUnauthorized) || errors.Is(err, domain.ErrUserNotFound) {
 		t.Errorf("deleted account: %v, want unauthorized only", err)
 	}

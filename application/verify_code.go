@@ -51,7 +51,7 @@ func (h *VerifyCodeHandler) Handle(ctx context.Context, in VerifyCode) (VerifyCo
 		return VerifyCodeResult{}, err
 	}
 	by := domain.RegistrationClient{Token: newRegistrationToken(), Net: in.ClientNet}
-	candidate := h.hasher.HashCode(phone, in.Code)
+	candidate := h.hasher.HashCode(domain.CodeSubject{Purpose: domain.PurposeRegister, Phone: phone}, in.Code)
 	now := h.clock.Now()
 	held, err := h.reserveGuess(ctx, phone, in.ClientNet, now)
 	if err != nil {

@@ -20,4 +20,10 @@ var (
 	ErrUserNotFound      = errors.New("user not found")
 	ErrWrongPassword     = errors.New("wrong password")
 	ErrCountryNotAllowed = errors.New("country calling code not allowed")
+	// ErrNoPendingCode: no live code of that purpose for that number (or
+	// account): none was sent, or it expired, or it was used.
+	ErrNoPendingCode = errors.New("no pending code")
+	// ErrPhoneTaken: the number a phone change moves to has an account
+	// (or is the account's own).
+	ErrPhoneTaken = errors.New("phone number already taken")
 )

@@ -56,6 +56,22 @@ func (u *User) AcceptsSession(generation uint64) bool { return generation == u.s
 // apply it atomically with the write (or do the same increment in place).
 func (u *User) RevokeSessions() { u.sessionGeneration++ }
 
+// ChangePassword replaces the sealed password (a reset, or a change by
+// the logged-in owner) and ends every session opened so far.
+func (u *User) ChangePassword(sealed []byte) {
+	u.sealedPassword = append([]byte(nil), sealed...)
+	u.RevokeSessions()
+}
+
+// ChangePhone moves the account to phone, with its password sealed again
+// under the new number (the number is the seal's associated data), and
+// ends every session opened so far. The id, email and creation time stay.
+func (u *User) ChangePhone(phone PhoneNumber, sealed []byte) {
+	u.phone = phone
+	u.sealedPassword = append([]byte(nil), sealed...)
+	u.RevokeSessions()
+}
+
 // RestoreUser rebuilds a stored user whose number the repository already
 // holds parsed: the key it looked the record up by. The email was
 // validated and normalised when the user was made and is taken as stored.

@@ -35,7 +35,7 @@ func TestLoadFromConfig(t *testing.T) {
 		t.Fatalf("old key: %q, %v", got, err)
 	}
 	h, err := crypto.LoadCodeHasher(given, dir)
-	if err != nil || string(h.HashCode(alice, "123456")) != string(crypto.NewCodeHasher(key(4)).HashCode(alice, "123456")) {
+	if err != nil || string(h.HashCode(reg(alice), "123456")) != string(crypto.NewCodeHasher(key(4)).HashCode(reg(alice), "123456")) {
 		t.Fatalf("code hasher not over CODE_HMAC_KEY: %v", err)
 	}
 	tk, err := crypto.LoadTokens(given, dir)

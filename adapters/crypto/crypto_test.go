@@ -2,6 +2,8 @@ package crypto_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -19,6 +21,11 @@ var (
 )
 
 func key(b byte) []byte { return bytes.Repeat([]byte{b}, crypto.KeySize) }
+
+// reg is the subject of a registration code sent to phone.
+func reg(phone domain.PhoneNumber) domain.CodeSubject {
+	return domain.CodeSubject{Purpose: domain.PurposeRegister, Phone: phone}
+}
 
 func TestVaultRoundTripAndBinding(t *testing.T) {
 	v, err := crypto.NewVault(key(1))
@@ -77,21 +84,37 @@ func TestVaultRotation(t *testing.T) {
 
 func TestCodeHasher(t *testing.T) {
 	h := crypto.NewCodeHasher(key(3))
-	a := h.HashCode(alice, "123456")
-	if !bytes.Equal(a, h.HashCode(alice, "123456")) {
+	a := h.HashCode(reg(alice), "123456")
+	if !bytes.Equal(a, h.HashCode(reg(alice), "123456")) {
 		t.Fatal("hash not deterministic")
 	}
 	if len(a) != 32 {
 		t.Fatalf("hash is %d bytes", len(a))
 	}
 	for name, other := range map[string][]byte{
-		"other code":  h.HashCode(alice, "123457"),
-		"other phone": h.HashCode(bob, "123456"),
-		"other key":   crypto.NewCodeHasher(key(4)).HashCode(alice, "123456"),
+		"other code":  h.HashCode(reg(alice), "123457"),
+		"other phone": h.HashCode(reg(bob), "123456"),
+		"other key":   crypto.NewCodeHasher(key(4)).HashCode(reg(alice), "123456"),
+		"reset":       h.HashCode(domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: alice}, "123456"),
+		"change":      h.HashCode(domain.CodeSubject{Purpose: domain.PurposeChangePhone, Phone: alice, Account: "a1"}, "123456"),
 	} {
 		if bytes.Equal(a, other) {
 			t.Errorf("%s gives the same hash", name)
 		}
+	}
+	// A phone change's code is bound to the account that asked for it.
+	change := func(account string) []byte {
+		return h.HashCode(domain.CodeSubject{Purpose: domain.PurposeChangePhone, Phone: alice, Account: account}, "123456")
+	}
+	if bytes.Equal(change("a1"), change("a2")) {
+		t.Error("two accounts' phone-change codes hash alike")
+	}
+	// A registration code hashes as before purposes had siblings, so
+	// codes sent before an upgrade verify after it.
+	m := hmac.New(sha256.New, key(3))
+	m.Write([]byte("register\x00+8615850551102\x00123456"))
+	if !bytes.Equal(a, m.Sum(nil)) {
+		t.Error("a registration code no longer hashes as HMAC(register 0 phone 0 code)")
 	}
 }
 

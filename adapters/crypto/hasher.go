@@ -10,14 +10,12 @@ import (
 )
 
 // CodeHasher keys SMS codes with HMAC-SHA-256 so a stolen store reveals no
-// code. The phone number and a purpose label are bound into the MAC, so a
-// code is worth nothing for another number or (later) another purpose.
+// code. The code's subject is bound into the MAC: its purpose, the phone
+// number it was sent to, and for a phone change the account that asked,
+// so a code is worth nothing for another number, purpose or account.
 type CodeHasher struct {
 	pool sync.Pool
 }
-
-// codePurpose labels registration codes; password reset will use another.
-const codePurpose = "register"
 
 // NewCodeHasher builds a hasher over key (at least 32 bytes).
 func NewCodeHasher(key []byte) *CodeHasher {
@@ -25,15 +23,24 @@ func NewCodeHasher(key []byte) *CodeHasher {
 	return &CodeHasher{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, k) }}}
 }
 
-// HashCode returns HMAC(key, purpose ‖ 0 ‖ phone ‖ 0 ‖ code).
-func (h *CodeHasher) HashCode(phone domain.PhoneNumber, code string) []byte {
+// HashCode returns HMAC(key, purpose ‖ 0 ‖ phone ‖ 0 ‖ code), with the
+// account (‖ account ‖ 0) before the code for a phone change. The
+// registration form is the one codes were hashed with before purposes
+// had siblings, so codes sent before an upgrade still verify after it.
+// No two subjects give the same input: the purposes differ in their
+// first bytes, and a number (E.164, a '+' and digits) holds no 0 byte.
+func (h *CodeHasher) HashCode(s domain.CodeSubject, code string) []byte {
 	m := h.pool.Get().(hash.Hash)
 	defer h.pool.Put(m)
 	m.Reset()
-	m.Write([]byte(codePurpose))
+	m.Write([]byte(s.Purpose))
 	m.Write([]byte{0})
-	m.Write([]byte(phone.E164()))
+	m.Write([]byte(s.Phone.E164()))
 	m.Write([]byte{0})
+	if s.Purpose == domain.PurposeChangePhone {
+		m.Write([]byte(s.Account))
+		m.Write([]byte{0})
+	}
 	m.Write([]byte(code))
 	return m.Sum(nil)
 }

@@ -53,12 +53,27 @@ func (t timer) done(start time.Time, err error) {
 func (m *Metrics) Users(next application.Users) application.Users {
 	return &users{next: next,
 		create: m.timer(StoreUsers, "create"), byPhone: m.timer(StoreUsers, "by_phone"), byID: m.timer(StoreUsers, "by_id"),
-		exists: m.timer(StoreUsers, "exists"), revokeSessions: m.timer(StoreUsers, "revoke_sessions")}
+		exists: m.timer(StoreUsers, "exists"), revokeSessions: m.timer(StoreUsers, "revoke_sessions"),
+		update: m.timer(StoreUsers, "update"), del: m.timer(StoreUsers, "delete")}
 }
 
 type users struct {
-	next                                          application.Users
-	create, byPhone, byID, exists, revokeSessions timer
+	next                                                       application.Users
+	create, byPhone, byID, exists, revokeSessions, update, del timer
+}
+
+func (u *users) Update(ctx context.Context, id string, fn func(*domain.User) error) (*domain.User, error) {
+	start := time.Now()
+	usr, err := u.next.Update(ctx, id, fn)
+	u.update.done(start, err)
+	return usr, err
+}
+
+func (u *users) Delete(ctx context.Context, id string) error {
+	start := time.Now()
+	err := u.next.Delete(ctx, id)
+	u.del.done(start, err)
+	return err
 }
 
 func (u *users) Create(ctx context.Context, usr *domain.User) error {

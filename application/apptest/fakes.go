@@ -118,14 +118,48 @@ func (f *Users) byID(id string) *domain.User {
 	return nil
 }
 
-// Delete removes the user with that id, as an account deletion would.
-func (f *Users) Delete(id string) {
+// Update applies fn to a copy of the account and stores it, re-keyed if
+// fn moved it to another number (domain.ErrPhoneTaken if that number has
+// an account).
+func (f *Users) Update(_ context.Context, id string, fn func(*domain.User) error) (*domain.User, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if u := f.byID(id); u != nil {
-		delete(f.byPhone, u.Phone().E164())
-		delete(f.emails, u.Email().String())
+	if f.Err != nil {
+		return nil, f.Err
 	}
+	u := f.byID(id)
+	if u == nil {
+		return nil, domain.ErrUserNotFound
+	}
+	c := *u
+	if err := fn(&c); err != nil {
+		return nil, err
+	}
+	if c.Phone() != u.Phone() {
+		if f.byPhone[c.Phone().E164()] != nil {
+			return nil, domain.ErrPhoneTaken
+		}
+		delete(f.byPhone, u.Phone().E164())
+	}
+	stored := c
+	f.byPhone[c.Phone().E164()] = &stored
+	return &c, nil
+}
+
+// Delete removes the user with that id.
+func (f *Users) Delete(_ context.Context, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	u := f.byID(id)
+	if u == nil {
+		return domain.ErrUserNotFound
+	}
+	delete(f.byPhone, u.Phone().E164())
+	delete(f.emails, u.Email().String())
+	return nil
 }
 
 // Exists reports whether the phone has an account.
@@ -441,10 +475,10 @@ func (f *Nonces) Claim(_ context.Context, key string, expiresAt, now time.Time) 
 // enough to test that only a hash is stored.
 type Hasher struct{}
 
-// HashCode hashes phone and code.
-func (Hasher) HashCode(p domain.PhoneNumber, code string) []byte {
-	s := sha256.Sum256([]byte(p.E164() + "\x00" + code))
-	return s[:]
+// HashCode hashes the subject and code.
+func (Hasher) HashCode(s domain.CodeSubject, code string) []byte {
+	sum := sha256.Sum256([]byte(string(s.Purpose) + "\x00" + s.Phone.E164() + "\x00" + s.Account + "\x00" + code))
+	return sum[:]
 }
 
 // Vault is a fake application.PasswordVault that reverses the password
