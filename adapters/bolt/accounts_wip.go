@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/phoneauth/phoneauth/domain"
 )
@@ -19,3 +20,26 @@ func (r *Users) Update(context.Context, string, func(*domain.User) error) (*doma
 
 // Delete is not implemented yet.
 func (r *Users) Delete(context.Context, string) error { return errNotYet }
+
+// PendingCodes will store the codes of the purposes other than
+// registration. TEMPORARY: not implemented yet.
+type PendingCodes struct{ s *Store }
+
+// PendingCodes returns the store's codes of the other purposes.
+func (s *Store) PendingCodes() *PendingCodes { return &PendingCodes{s: s} }
+
+// Upsert is not implemented yet.
+func (r *PendingCodes) Upsert(context.Context, string, time.Time, func(*domain.PendingCode) *domain.PendingCode) error {
+	return errNotYet
+}
+
+// Update is not implemented yet.
+func (r *PendingCodes) Update(context.Context, string, time.Time, func(*domain.PendingCode) error) error {
+	return errNotYet
+}
+
+// Delete is not implemented yet.
+func (r *PendingCodes) Delete(context.Context, string) error { return errNotYet }
+
+// DeleteExpired is not implemented yet.
+func (r *PendingCodes) DeleteExpired(context.Context, time.Time) (int, error) { return 0, nil }

@@ -15,6 +15,7 @@ import (
 const (
 	StoreUsers                = "users"
 	StorePendingRegistrations = "pending_registrations"
+	StorePendingCodes         = "pending_codes"
 	StoreRateLimits           = "rate_limits"
 	StoreLockouts             = "lockouts"
 	StoreNonces               = "nonces"
@@ -156,6 +157,46 @@ func (p *pending) Delete(ctx context.Context, phone domain.PhoneNumber) error {
 	err := p.next.Delete(ctx, phone)
 	p.del.done(start, err)
 	return err
+}
+
+// PendingCodes times every call to next.
+func (m *Metrics) PendingCodes(next application.PendingCodes) application.PendingCodes {
+	const s = StorePendingCodes
+	return &pendingCodes{next: next,
+		upsert: m.timer(s, "upsert"), update: m.timer(s, "update"), del: m.timer(s, "delete"), expire: m.timer(s, "delete_expired")}
+}
+
+type pendingCodes struct {
+	next                        application.PendingCodes
+	upsert, update, del, expire timer
+}
+
+func (p *pendingCodes) Upsert(ctx context.Context, key string, now time.Time, fn func(*domain.PendingCode) *domain.PendingCode) error {
+	start := time.Now()
+	err := p.next.Upsert(ctx, key, now, fn)
+	p.upsert.done(start, err)
+	return err
+}
+
+func (p *pendingCodes) Update(ctx context.Context, key string, now time.Time, fn func(*domain.PendingCode) error) error {
+	start := time.Now()
+	err := p.next.Update(ctx, key, now, fn)
+	p.update.done(start, err)
+	return err
+}
+
+func (p *pendingCodes) Delete(ctx context.Context, key string) error {
+	start := time.Now()
+	err := p.next.Delete(ctx, key)
+	p.del.done(start, err)
+	return err
+}
+
+func (p *pendingCodes) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	start := time.Now()
+	n, err := p.next.DeleteExpired(ctx, now)
+	p.expire.done(start, err)
+	return n, err
 }
 
 // RateLimits times every call to next.
