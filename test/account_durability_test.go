@@ -364,3 +364,89 @@ func TestAccountChangesSurviveKill9(t *testing.T) {
 		}
 	}
 }
+
+// TestAccountChangesAcrossInstances runs three instances on one MongoDB
+// database: every account change made on one holds on the others at
+// their next request (each has just served the old token), and the
+// flows' steps may land on different instances.
+func TestAccountChangesAcrossInstances(t *testing.T) {
+	nodes := startCluster(t, 3, map[string]string{"SMS_HOURLY_LIMIT_PER_IP": "0"})
+	t.Cleanup(client.CloseIdleConnections)
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	warm := func(tok string, acc account) {
+		t.Helper()
+		for _, n := range nodes {
+			n.wantAccountIs(t, tok, acc)
+		}
+	}
+	ended := func(what string, s answer) {
+		t.Helper()
+		for _, n := range nodes {
+			n.wantSessionEnded(t, what, s)
+		}
+	}
+
+	t.Run("change-password on A", func(t *testing.T) {
+		acc := account{"13895000001", "cluster-pass-1", "cluster1@qq.com"}
+		a.register(t, acc.phone, acc.password, acc.email)
+		old, other := b.loginAs(t, acc), c.loginAs(t, acc)
+		other = a.refresh(t, other.RefreshToken)
+		warm(old.Token, acc)
+		warm(other.Token, acc)
+		fresh := a.changePassword(t, old.Token, acc.password, "cluster-pass-2")
+		ended("a session from before the change", old)
+		ended("another device's session", other)
+		acc.password = "cluster-pass-2"
+		warm(fresh.Token, acc)
+		c.loginAs(t, acc)
+		if l := b.login(t, acc.phone, "cluster-pass-1"); l.Raw != wrongPasswordAnswer {
+			t.Fatalf("the old password on B: %s", l.Raw)
+		}
+	})
+
+	t.Run("reset over three instances", func(t *testing.T) {
+		acc := account{"13895000002", "cluster-pass-1", "cluster2@qq.com"}
+		a.register(t, acc.phone, acc.password, acc.email)
+		old := a.loginAs(t, acc)
+		warm(old.Token, acc)
+		a.clock.Advance(61 * time.Second)
+		b.expect(t, pathResetStep1, m{"phone_number": acc.phone}, 200, sent)
+		c.expect(t, pathResetStep2, m{"phone_number": acc.phone, "validate_number": b.code(t, e164(acc.phone)), "password": "cluster-reset-1", "password_confirm": "cluster-reset-1"}, 200, resetDoneAnswer)
+		ended("a session from before the reset", old)
+		acc.password = "cluster-reset-1"
+		a.loginAs(t, acc)
+	})
+
+	t.Run("change-phone over three instances", func(t *testing.T) {
+		acc := account{"13895000003", "cluster-pass-1", "cluster3@qq.com"}
+		const next = "13895000013"
+		a.register(t, acc.phone, acc.password, acc.email)
+		old := a.loginAs(t, acc)
+		warm(old.Token, acc)
+		b.expectAuthed(t, pathChangePhone1, old.Token, with(b.proof(acc.password), "new_phone_number", next), 200, sent)
+		fresh := c.authed(t, pathChangePhone2, old.Token, m{"new_phone_number": next, "validate_number": c.code(t, e164(next))})
+		wantPair(t, "change-phone-step-2 on C", fresh, phoneChangedMessage)
+		ended("a session from before the move", old)
+		moved := account{next, acc.password, acc.email}
+		warm(fresh.Token, moved)
+		a.loginAs(t, moved)
+		b.expect(t, "/client/login", loginBody(acc.phone, acc.password, nextRandom(), a.clock.Now().Unix()), 200, noSuchUserAnswer)
+		a.clock.Advance(61 * time.Second)
+		c.register(t, acc.phone, "cluster-newcomer-1", "newcomer3@qq.com")
+	})
+
+	t.Run("delete on A", func(t *testing.T) {
+		acc := account{"13895000004", "cluster-pass-1", "cluster4@qq.com"}
+		a.register(t, acc.phone, acc.password, acc.email)
+		old, other := a.loginAs(t, acc), b.loginAs(t, acc)
+		other = c.refresh(t, other.RefreshToken)
+		warm(old.Token, acc)
+		warm(other.Token, acc)
+		a.deleteAccount(t, old.Token, acc.password)
+		ended("the deleting session", old)
+		ended("another device's session", other)
+		c.expect(t, "/client/login", loginBody(acc.phone, acc.password, nextRandom(), a.clock.Now().Unix()), 200, noSuchUserAnswer)
+		a.clock.Advance(61 * time.Second)
+		b.register(t, acc.phone, "cluster-again-1", acc.email)
+	})
+}
