@@ -3,6 +3,7 @@ package test
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,6 +194,7 @@ func TestAccountChangesEndToEnd(t *testing.T) {
 		{"ChangePassword", testChangePasswordFlow},
 		{"ChangePhone", testChangePhoneFlow},
 		{"DeleteAccount", testDeleteAccountFlow},
+		{"LogsKeepSecretsAndMaskPhones", testAccountChangeLogs},
 	}
 	for _, store := range []string{"embedded", "mongo"} {
 		t.Run(store, func(t *testing.T) {
@@ -416,6 +418,48 @@ func TestOpenAPIAccountChanges(t *testing.T) {
 			if item.Post.Responses.Status(status) == nil {
 				t.Errorf("POST %s: no %d answer", op.path, status)
 			}
+		}
+	}
+}
+
+// testAccountChangeLogs: every request of the flows is one access-log
+// line, and no log line holds a password, a code, a token, a proof or a
+// whole phone number.
+func testAccountChangeLogs(t *testing.T, store options) {
+	in := start(t, withVars(store, "SMS_HOURLY_LIMIT_PER_IP", "0"))
+	a := account{"15850551102", "logged-pass-1", "logs@qq.com"}
+	const next = "13912345678"
+	in.register(t, a.phone, a.password, a.email)
+	lines := func() int { return in.logs.FilterMessage("request").Len() }
+	before := lines()
+	s := in.loginAs(t, a)
+	in.clock.Advance(61 * time.Second)
+	in.expect(t, pathResetStep1, m{"phone_number": a.phone}, 200, sent)
+	resetCode := in.code(t, e164(a.phone))
+	in.expect(t, pathResetStep2, m{"phone_number": a.phone, "validate_number": resetCode, "password": "logged-pass-2", "password_confirm": "logged-pass-2"}, 200, resetDoneAnswer)
+	s = in.loginAs(t, account{a.phone, "logged-pass-2", a.email})
+	proof := in.proof("logged-pass-2")
+	changed := in.authed(t, pathChangePassword, s.Token, with(proof, "password", "logged-pass-3", "password_confirm", "logged-pass-3"))
+	wantPair(t, "change-password", changed, passwordChangedMessage)
+	in.expectAuthed(t, pathChangePassword, changed.Token, with(in.proof("logged-wrong-1"), "password", "logged-pass-4", "password_confirm", "logged-pass-4"), 200, wrongPasswordAnswer)
+	in.expectAuthed(t, pathChangePhone1, changed.Token, with(in.proof("logged-pass-3"), "new_phone_number", next), 200, sent)
+	phoneCode := in.code(t, e164(next))
+	moved := in.authed(t, pathChangePhone2, changed.Token, m{"new_phone_number": next, "validate_number": phoneCode})
+	wantPair(t, "change-phone-step-2", moved, phoneChangedMessage)
+	in.deleteAccount(t, moved.Token, "logged-pass-3")
+	if n := lines() - before; n != 11 {
+		t.Errorf("%d access-log lines for 11 requests", n)
+	}
+	logs := in.logText()
+	for what, secret := range map[string]string{
+		"the first password": a.password, "the reset password": "logged-pass-2", "the changed password": "logged-pass-3", "a wrong password": "logged-wrong-1",
+		"the reset code": resetCode, "the phone-change code": phoneCode,
+		"an access token": changed.Token, "a refresh token": changed.RefreshToken, "the last access token": moved.Token, "the last refresh token": moved.RefreshToken,
+		"a proof": proof["encryption_str"].(string),
+		"the old number": a.phone[3:], "the new number": next[3:],
+	} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the logs hold %s", what)
 		}
 	}
 }
