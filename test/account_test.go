@@ -455,7 +455,7 @@ func testAccountChangeLogs(t *testing.T, store options) {
 		"the first password": a.password, "the reset password": "logged-pass-2", "the changed password": "logged-pass-3", "a wrong password": "logged-wrong-1",
 		"the reset code": resetCode, "the phone-change code": phoneCode,
 		"an access token": changed.Token, "a refresh token": changed.RefreshToken, "the last access token": moved.Token, "the last refresh token": moved.RefreshToken,
-		"a proof": proof["encryption_str"].(string),
+		"a proof":        proof["encryption_str"].(string),
 		"the old number": a.phone[3:], "the new number": next[3:],
 	} {
 		if strings.Contains(logs, secret) {
