@@ -447,8 +447,8 @@ func testAccountChangeLogs(t *testing.T, store options) {
 	moved := in.authed(t, pathChangePhone2, changed.Token, m{"new_phone_number": next, "validate_number": phoneCode})
 	wantPair(t, "change-phone-step-2", moved, phoneChangedMessage)
 	in.deleteAccount(t, moved.Token, "logged-pass-3")
-	if n := lines() - before; n != 11 {
-		t.Errorf("%d access-log lines for 11 requests", n)
+	if n := lines() - before; n != 9 {
+		t.Errorf("%d access-log lines for 9 requests", n)
 	}
 	logs := in.logText()
 	for what, secret := range map[string]string{
