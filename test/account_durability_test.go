@@ -292,7 +292,7 @@ func TestAccountChangesSurviveKill9(t *testing.T) {
 		for range k.n {
 			i := len(accounts)
 			d := &driven{kind: k.kind, phones: [2]string{fmt.Sprintf("1370%03d%04d", i, 1000+i), fmt.Sprintf("1371%03d%04d", i, 2000+i)},
-				email: fmt.Sprintf("kill%d@qq.com", i), password: "kill-pass-" + fmt.Sprint(i), deleteAt: 2 + i%8*3}
+				email: fmt.Sprintf("kill%d@qq.com", i), password: "kill-pass-" + fmt.Sprint(i), deleteAt: 1 + i%8*2}
 			in.expect(t, "/client/register-step-1", m{"phone_number": d.phones[0]}, 200, sent)
 			code := book.next(d.phones[0])
 			if code == "" {
