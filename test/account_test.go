@@ -424,8 +424,9 @@ func TestOpenAPIAccountChanges(t *testing.T) {
 }
 
 // testAccountChangeLogs: every request of the flows is one access-log
-// line, and no log line holds a password, a code, a token, a proof or a
-// whole phone number.
+// line, no log line holds a password, a code, a token, a proof or a
+// whole phone number, and every answer is counted by operation and
+// outcome.
 func testAccountChangeLogs(t *testing.T, store options) {
 	in := start(t, withVars(store, "SMS_HOURLY_LIMIT_PER_IP", "0"))
 	a := account{"15850551102", "logged-pass-1", "logs@qq.com"}
@@ -450,6 +451,17 @@ func testAccountChangeLogs(t *testing.T, store options) {
 	in.deleteAccount(t, moved.Token, "logged-pass-3")
 	if n := lines() - before; n != 9 {
 		t.Errorf("%d access-log lines for 9 requests", n)
+	}
+	// Each answer is counted by operation and outcome.
+	_, _, metrics := in.get(t, "/metrics")
+	for _, c := range []struct{ op, outcome string }{
+		{"reset_password_send", "success"}, {"reset_password", "success"}, {"change_password", "success"},
+		{"change_password", "wrong_password"}, {"change_phone_send", "success"}, {"change_phone", "success"}, {"delete_account", "success"},
+	} {
+		line := `phoneauth_account_operations_total{operation="` + c.op + `",outcome="` + c.outcome + `"} 1` + "\n"
+		if !strings.Contains(metrics, line) {
+			t.Errorf("GET /metrics lacks %q", line)
+		}
 	}
 	logs := in.logText()
 	for what, secret := range map[string]string{
