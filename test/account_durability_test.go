@@ -370,7 +370,7 @@ func TestAccountChangesSurviveKill9(t *testing.T) {
 // their next request (each has just served the old token), and the
 // flows' steps may land on different instances.
 func TestAccountChangesAcrossInstances(t *testing.T) {
-	nodes := startCluster(t, 3, map[string]string{"SMS_HOURLY_LIMIT_PER_IP": "0"})
+	nodes := startCluster(t, 3, map[string]string{"SMS_HOURLY_LIMIT_PER_IP": "0", "SMS_RESEND_INTERVAL": "1s"})
 	t.Cleanup(client.CloseIdleConnections)
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	warm := func(tok string, acc account) {
@@ -448,5 +448,47 @@ func TestAccountChangesAcrossInstances(t *testing.T) {
 		c.expect(t, "/client/login", loginBody(acc.phone, acc.password, nextRandom(), a.clock.Now().Unix()), 200, noSuchUserAnswer)
 		a.clock.Advance(61 * time.Second)
 		b.register(t, acc.phone, "cluster-again-1", acc.email)
+	})
+
+	t.Run("six accounts on three instances race for one number", func(t *testing.T) {
+		const x, n = "13895000100", 6
+		accounts := make([]account, n)
+		sessions := make([]answer, n)
+		codes := make([]string, n)
+		for i := range accounts {
+			node := nodes[i%3]
+			accounts[i] = account{fmt.Sprintf("138950001%02d", i+1), "cluster-race-1", fmt.Sprintf("cluster-race%d@qq.com", i)}
+			node.register(t, accounts[i].phone, accounts[i].password, accounts[i].email)
+			sessions[i] = node.loginAs(t, accounts[i])
+			a.clock.Advance(2 * time.Second)
+			node.expectAuthed(t, pathChangePhone1, sessions[i].Token, with(node.proof(accounts[i].password), "new_phone_number", x), 200, sent)
+			codes[i] = node.code(t, e164(x))
+		}
+		stop := ticking(a.clock)
+		answers := parallel(n, func(i int) answer {
+			return nodes[(i+1)%3].authed(t, pathChangePhone2, sessions[i].Token, m{"new_phone_number": x, "validate_number": codes[i]})
+		})
+		stop()
+		winner := -1
+		for i, got := range answers {
+			switch {
+			case got.Code == 1 && winner < 0:
+				winner = i
+			case got.Raw == phoneTakenAnswer:
+			default:
+				t.Fatalf("racer %d: %d %s (winner so far %d)", i, got.Status, got.Raw, winner)
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no account moved")
+		}
+		for _, node := range nodes {
+			node.loginAs(t, account{x, accounts[winner].password, accounts[winner].email})
+		}
+		for i, acc := range accounts {
+			if i != winner {
+				nodes[i%3].wantAccountIs(t, sessions[i].Token, acc)
+			}
+		}
 	})
 }
