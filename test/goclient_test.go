@@ -120,7 +120,10 @@ func clientRegister(t *testing.T, in *instance, c *apiclient.Client, phone strin
 			}
 			return v.Message, nil
 		},
-		func() (string, error) { r, err := c.SetPassword(ctx, phone, cliPassword, cliPassword); return msg(r, err) },
+		func() (string, error) {
+			r, err := c.SetPassword(ctx, phone, cliPassword, cliPassword)
+			return msg(r, err)
+		},
 		func() (string, error) { r, err := c.CompleteProfile(ctx, phone, cliEmail); return msg(r, err) },
 	}
 	want := []string{"发送成功", "短信验证通过", "提交密码成功", "注册成功"}
