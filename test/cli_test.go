@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/phoneauth/phoneauth/domain"
 )
 
 // TestCLI builds the command-line client and runs the binary against the
@@ -19,7 +23,12 @@ func TestCLI(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "github.com/phoneauth/phoneauth/cmd/phoneauth-client").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	bothStores(t, func(t *testing.T, o options) { testCLIFlow(t, o, bin) })
+	for _, store := range []string{"embedded", "mongo"} {
+		t.Run(store, func(t *testing.T) {
+			t.Run("Session", func(t *testing.T) { testCLIFlow(t, storeOptions(t, store), bin) })
+			t.Run("AccountChanges", func(t *testing.T) { testCLIAccountChanges(t, storeOptions(t, store), bin) })
+		})
+	}
 }
 
 // cli runs the binary with the service's URL and a session file in the
@@ -144,4 +153,71 @@ func testCLIFlow(t *testing.T, o options, bin string) {
 	c.ok(t, "", "成功登录\n", []string{"login", "-phone", phone}, pw)
 	c.fails(t, 1, "error: not logged in", []string{"me", "-base-url", "http://127.0.0.1:1"})
 	c.ok(t, "", "成功注销\n", []string{"logout", "-all"})
+}
+
+// testCLIAccountChanges runs the account commands through the binary:
+// a reset, a password change, a phone change, the deletion.
+func testCLIAccountChanges(t *testing.T, o options, bin string) {
+	in := start(t, o)
+	c := cli{bin: bin, url: in.base, session: filepath.Join(t.TempDir(), "session.json")}
+	const phone, newPhone, email = "+8615850551102", "+8613912345678", "cli@qq.com"
+	c.ok(t, "", "发送成功\n", []string{"register", "-phone", phone})
+	c.ok(t, "", "短信验证通过\n提交密码成功\n注册成功\n",
+		[]string{"register", "-phone", phone, "-code", in.code(t, phone), "-email", email, "-password", "first-pass-1"})
+	c.ok(t, "", "成功登录\n", []string{"login", "-phone", phone, "-password", "first-pass-1"})
+
+	// A reset: the code is read from standard input in one run.
+	in.clock.Advance(61 * time.Second) // past the number's resend interval
+	done := make(chan struct{})
+	in.sms.OnSend(func(domain.PhoneNumber, string) { close(done) })
+	cmd, stdin, out := c.start(t, []string{"reset-password", "-phone", phone}, "PHONEAUTH_PASSWORD=second-pass-2")
+	<-done
+	in.sms.OnSend(nil)
+	if _, err := stdin.Write([]byte(in.code(t, phone) + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	stdin.Close()
+	if err := cmd.Wait(); err != nil || out.String() != "发送成功\n密码重置成功\n" {
+		t.Fatalf("reset-password: %v %q", err, out.String())
+	}
+	// The reset ended the session: the saved one is refused and dropped.
+	c.fails(t, 1, "error: invalid_refresh_token: 验证信息错误; log in again", []string{"me"})
+	c.fails(t, 1, "error: not logged in", []string{"me"})
+	c.ok(t, "", "成功登录\n", []string{"login", "-phone", phone, "-password", "second-pass-2"})
+
+	c.fails(t, 1, "error: wrong_password: 密码错误\n", []string{"change-password", "-password", "nope-nope-1", "-new-password", "third-pass-3"})
+	c.ok(t, "", "密码修改成功\n", []string{"change-password", "-new-password", "third-pass-3"}, "PHONEAUTH_PASSWORD=second-pass-2")
+
+	in.clock.Advance(61 * time.Second)
+	c.ok(t, "", "发送成功\n", []string{"change-phone", "-new-phone", newPhone, "-password", "third-pass-3"})
+	c.ok(t, "", "手机号修改成功\n", []string{"change-phone", "-new-phone", newPhone, "-code", in.code(t, newPhone)})
+	r := c.run(t, "", []string{"me"})
+	if r.status != 0 || !strings.Contains(r.stdout, "phone_number: "+newPhone+"\n") {
+		t.Errorf("me after the phone change: %d %q %q", r.status, r.stdout, r.stderr)
+	}
+
+	c.fails(t, 1, "error: wrong_password: 密码错误\n", []string{"delete-account", "-password", "nope-nope-1"})
+	c.ok(t, "third-pass-3\n", "账号已注销\n", []string{"delete-account"})
+	if _, err := os.Stat(c.session); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("session file after the deletion: %v", err)
+	}
+	c.fails(t, 1, "error: no_such_user: 没有此用户\n", []string{"login", "-phone", newPhone, "-password", "third-pass-3"})
+}
+
+// start starts args and returns the command, its standard input and its
+// standard output, for a run that reads a value after a send.
+func (c cli) start(t *testing.T, args []string, env ...string) (*exec.Cmd, io.WriteCloser, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = append([]string{"PHONEAUTH_URL=" + c.url, "PHONEAUTH_SESSION_FILE=" + c.session}, env...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, stdin, &out
 }
