@@ -68,7 +68,7 @@ func testClientAccountChanges(t *testing.T, o options) {
 	}
 
 	// A phone change, to a number of its own, not to a taken one.
-	other := apiclient.New(in.base, apiclient.WithClock(in.clock.Now))
+	other := in.newClient(newCounter(t), nil)
 	in.clock.Advance(61 * time.Second)
 	clientRegister(t, in, other, "+8613800138000")
 	if _, err := c.ChangePhoneSend(ctx, "+8613800138000", third); !errors.Is(err, apiclient.ErrPhoneTaken) {
