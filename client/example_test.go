@@ -105,3 +105,36 @@ func ExampleLoginProof() {
 	// Output:
 	// 51e328c7a17f53a1d75e3c0c2569cf5b8d0b8c02b9529fac7c57257cf8e2777f
 }
+
+// An app saves the session whenever it changes and starts the next
+// client with it: no new login.
+func ExampleOnSessionChange() {
+	svc := startService()
+	defer svc.Close()
+	ctx := context.Background()
+	register(svc, "+8615850551102", "correct horse battery")
+
+	var saved client.Session // an app writes it to its key store
+	c := client.New(svc.URL, client.OnSessionChange(func(s client.Session) { saved = s }))
+	if _, err := c.Login(ctx, "+8615850551102", "correct horse battery"); err != nil {
+		fmt.Println(err)
+		return
+	}
+
+	later := client.New(svc.URL, client.WithSession(saved))
+	me, err := later.Me(ctx)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(me.PhoneNumber)
+	if _, err := later.Logout(ctx, false); err != nil {
+		fmt.Println(err)
+		return
+	}
+	_, err = c.Me(ctx) // the first client's session has ended too
+	fmt.Println(errors.Is(err, client.ErrLoginRequired))
+	// Output:
+	// +8615850551102
+	// true
+}

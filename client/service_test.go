@@ -11,6 +11,7 @@ import (
 
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/adapters/sms/capture"
+	"github.com/phoneauth/phoneauth/client"
 )
 
 // service is the real phoneauth service, wired on a temporary embedded
@@ -64,4 +65,23 @@ func (s *service) Close() { s.stop() }
 func (s *service) code(phone string) string {
 	c, _ := s.SMS.Code(phone)
 	return c
+}
+
+// register creates the account through the client, for examples that
+// start logged out.
+func register(s *service, phone, password string) {
+	ctx := context.Background()
+	c := client.New(s.URL)
+	if _, err := c.SendCode(ctx, phone); err != nil {
+		panic(err)
+	}
+	if _, err := c.VerifyCode(ctx, phone, s.code(phone)); err != nil {
+		panic(err)
+	}
+	if _, err := c.SetPassword(ctx, phone, password, password); err != nil {
+		panic(err)
+	}
+	if _, err := c.CompleteProfile(ctx, phone, "li.lei@example.com"); err != nil {
+		panic(err)
+	}
 }
