@@ -70,7 +70,7 @@ func testClientAccountChanges(t *testing.T, o options) {
 	// A phone change, to a number of its own, not to a taken one.
 	other := in.newClient(newCounter(t), nil)
 	in.clock.Advance(61 * time.Second)
-	clientRegister(t, in, other, "+8613800138000")
+	clientRegister(t, in, other, "+8613800138000", "other@qq.com")
 	if _, err := c.ChangePhoneSend(ctx, "+8613800138000", third); !errors.Is(err, apiclient.ErrPhoneTaken) {
 		t.Errorf("to a taken number: %v", err)
 	}

@@ -108,7 +108,7 @@ func (in *instance) newClient(rt *counter, clock *apptest.Clock, opts ...apiclie
 }
 
 // clientRegister registers the account through c's four steps.
-func clientRegister(t *testing.T, in *instance, c *apiclient.Client, phone string) {
+func clientRegister(t *testing.T, in *instance, c *apiclient.Client, phone, email string) {
 	t.Helper()
 	ctx := context.Background()
 	steps := []func() (string, error){
@@ -124,7 +124,7 @@ func clientRegister(t *testing.T, in *instance, c *apiclient.Client, phone strin
 			r, err := c.SetPassword(ctx, phone, cliPassword, cliPassword)
 			return msg(r, err)
 		},
-		func() (string, error) { r, err := c.CompleteProfile(ctx, phone, cliEmail); return msg(r, err) },
+		func() (string, error) { r, err := c.CompleteProfile(ctx, phone, email); return msg(r, err) },
 	}
 	want := []string{"发送成功", "短信验证通过", "提交密码成功", "注册成功"}
 	for i, step := range steps {
@@ -145,7 +145,7 @@ func msg(r *apiclient.Reply, err error) (string, error) {
 // loggedInClient registers the account and logs c in.
 func loggedInClient(t *testing.T, in *instance, c *apiclient.Client) *apiclient.LoggedIn {
 	t.Helper()
-	clientRegister(t, in, c, cliPhone)
+	clientRegister(t, in, c, cliPhone, cliEmail)
 	li, err := c.Login(context.Background(), cliPhone, cliPassword)
 	if err != nil {
 		t.Fatalf("login: %v", err)
@@ -440,7 +440,7 @@ func testClientErrors(t *testing.T, o options) {
 		t.Errorf("invalid phone: %v", err)
 	}
 
-	clientRegister(t, in, c, "+8613800138000")
+	clientRegister(t, in, c, "+8613800138000", "locked@qq.com")
 	for range 5 {
 		if _, err := c.Login(ctx, "+8613800138000", "wrong password"); !errors.Is(err, apiclient.ErrWrongPassword) {
 			t.Fatalf("wrong password: %v", err)
