@@ -6,11 +6,13 @@ import (
 	"encoding/base64"
 	"net"
 	"os"
+	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/phoneauth/phoneauth"
 	"github.com/phoneauth/phoneauth/adapters/sms/capture"
+	"github.com/phoneauth/phoneauth/application/apptest"
 	"github.com/phoneauth/phoneauth/client"
 )
 
@@ -18,9 +20,10 @@ import (
 // store and served on a loopback port, for the examples: codes are
 // captured instead of sent.
 type service struct {
-	URL  string
-	SMS  *capture.Sender
-	stop func()
+	URL   string
+	SMS   *capture.Sender
+	clock *apptest.Clock // the service's clock, which examples move on
+	stop  func()
 }
 
 // startService starts a service; it panics when it cannot (an example
@@ -39,7 +42,8 @@ func startService() *service {
 		panic(err)
 	}
 	sms := capture.New()
-	svc, cleanup, err := phoneauth.Initialize(cfg, zap.NewNop(), phoneauth.Overrides{SMS: sms})
+	clock := apptest.NewClock(time.Now())
+	svc, cleanup, err := phoneauth.Initialize(cfg, zap.NewNop(), phoneauth.Overrides{SMS: sms, Clock: clock})
 	if err != nil {
 		panic(err)
 	}
@@ -50,7 +54,7 @@ func startService() *service {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Serve(ctx, ln) }()
-	return &service{URL: "http://" + ln.Addr().String(), SMS: sms, stop: func() {
+	return &service{URL: "http://" + ln.Addr().String(), SMS: sms, clock: clock, stop: func() {
 		cancel()
 		<-done
 		cleanup()
