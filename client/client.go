@@ -47,7 +47,9 @@ func WithRandom(r io.Reader) Option { return func(c *Client) { c.rand = r } }
 
 // WithRefreshMargin refreshes the access token this long before it
 // expires (default 30 seconds), so that a request never leaves with a
-// token that expires on its way.
+// token that expires on its way. Keep it well below the service's
+// TOKEN_TTL: a token that is within the margin as soon as it is issued
+// is refreshed before every call (never twice for one call).
 func WithRefreshMargin(d time.Duration) Option { return func(c *Client) { c.margin = d } }
 
 // WithSession starts the client with a session saved earlier (see
@@ -75,7 +77,6 @@ func New(baseURL string, opts ...Option) *Client {
 		base:   strings.TrimRight(baseURL, "/"),
 		hc:     &http.Client{Timeout: 30 * time.Second},
 		now:    time.Now,
-		rand:   nil,
 		margin: 30 * time.Second,
 		regs:   map[string]string{},
 	}

@@ -36,7 +36,8 @@
 // tries again by itself. Every answer that carries a fresh pair (a
 // refresh, a password change, a phone change) replaces the pair held.
 // Logout sends the refresh token, so it works after the access token has
-// expired, and drops the session.
+// expired, and drops the session. Keys fetches the public keys that
+// other services verify access tokens with.
 //
 // # Recovery and changes
 //
