@@ -329,6 +329,12 @@ func testClientSingleFlight(t *testing.T, o options) {
 	if _, err := c.Me(ctx); err != nil || rt.n(refreshPath) != 2 {
 		t.Errorf("a live token refreshed: %d, %v", rt.n(refreshPath), err)
 	}
+	// Logout with an expired access token sends the refresh token and
+	// does not refresh.
+	clock.Advance(time.Hour)
+	if _, err := c.Logout(ctx, false); err != nil || rt.n(refreshPath) != 2 {
+		t.Errorf("logout with an expired token: %d refreshes, %v", rt.n(refreshPath), err)
+	}
 }
 
 // testClientRetryOn401: a token the client holds as live but the
