@@ -257,26 +257,30 @@ func register(ctx context.Context, r *runner) error {
 			return err
 		}
 	}
+	// Every value is read before the code is checked, so that a missing
+	// one stops the command before the code is spent.
+	pw, confirm, err := r.newPassword(r.s.password, "Password: ")
+	if err != nil {
+		return err
+	}
+	email := r.s.email
+	if email == "" {
+		if email, err = r.in.line("Email: "); errors.Is(err, io.EOF) {
+			return usagef("no email: set -email or PHONEAUTH_EMAIL, or give it on standard input")
+		} else if err != nil {
+			return err
+		}
+	}
 	v, err := r.c.VerifyCode(ctx, r.s.phone, code)
 	if err != nil {
 		return err
 	}
 	r.print(v.Message)
-	pw, confirm, err := r.newPassword(r.s.password, "Password: ")
-	if err != nil {
-		return err
-	}
 	set, err := r.c.SetPassword(ctx, r.s.phone, pw, confirm)
 	if err != nil {
 		return err
 	}
 	r.print(set.Message)
-	email := r.s.email
-	if email == "" {
-		if email, err = r.in.line("Email: "); err != nil {
-			return err
-		}
-	}
 	done, err := r.c.CompleteProfile(ctx, r.s.phone, email)
 	if err != nil {
 		return err
