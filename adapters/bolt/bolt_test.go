@@ -33,7 +33,10 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		s := open(t, filepath.Join(t.TempDir(), "phoneauth.db"))
 		t.Cleanup(func() { _ = s.Close() })
-		return storetest.Stores{Users: s.Users(), Pending: s.PendingRegistrations(), Sessions: s.Sessions(), Expirers: []application.Expirer{s}}
+		return storetest.Stores{
+			Users: s.Users(), Pending: s.PendingRegistrations(), Sessions: s.Sessions(), Codes: s.PendingCodes(),
+			Dump: s.Dump, Expirers: []application.Expirer{s},
+		}
 	})
 }
 
