@@ -75,6 +75,8 @@ func TestContract(t *testing.T) {
 			Lockouts: s.Lockouts(),
 			Nonces:   s.Nonces(),
 			Sessions: s.Sessions(),
+			Codes:    s.PendingCodes(),
+			Dump:     s.Dump,
 			Expirers: []application.Expirer{s},
 		}
 	})

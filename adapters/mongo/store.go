@@ -27,12 +27,16 @@ const DefaultDatabase = "phoneauth"
 // Collection names. Each holds one kind of record keyed by _id, which is
 // also the natural shard key.
 const (
-	collUsers    = "users"
+	collAccounts = "accounts"
 	collPending  = "pending_registrations"
+	collCodes    = "codes"
 	collLimits   = "rate_limits"
 	collLockouts = "login_lockouts"
 	collNonces   = "login_nonces"
 	collSessions = "sessions"
+	// collLegacyUsers held the accounts, keyed by phone, before they were
+	// keyed by id; Open moves what it still holds (migrateUsers).
+	collLegacyUsers = "users"
 )
 
 // Config says where the database is.
@@ -57,6 +61,7 @@ type Store struct {
 
 	users    *Users
 	pending  *PendingRegistrations
+	codes    *PendingCodes
 	limits   *RateLimits
 	lockouts *Lockouts
 	nonces   *Nonces
@@ -65,8 +70,9 @@ type Store struct {
 	ttlOnce sync.Once
 }
 
-// Open connects, checks that the server answers within cfg.Timeout, and
-// creates the indexes it needs (idempotently: every instance does this at
+// Open connects, checks that the server answers within cfg.Timeout,
+// creates the indexes it needs and moves accounts of the layout before
+// accounts were keyed by id (idempotently: every instance does both at
 // start). It fails, wrapping application.ErrUnavailable, when the server
 // cannot be reached. log is used as given (the caller names it).
 func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
@@ -112,8 +118,9 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		timeout: cfg.Timeout,
 		log:     log,
 	}
-	s.users = &Users{s: s, coll: s.db.Collection(collUsers)}
+	s.users = &Users{s: s, coll: s.db.Collection(collAccounts)}
 	s.pending = &PendingRegistrations{s: s, coll: s.db.Collection(collPending)}
+	s.codes = &PendingCodes{s: s, coll: s.db.Collection(collCodes)}
 	s.limits = &RateLimits{s: s, coll: s.db.Collection(collLimits)}
 	s.lockouts = &Lockouts{s: s, coll: s.db.Collection(collLockouts)}
 	s.nonces = &Nonces{s: s, coll: s.db.Collection(collNonces)}
@@ -125,6 +132,10 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		return nil, fmt.Errorf("mongo: cannot use %s (timeout %s): %w", hosts, cfg.Timeout, err)
 	}
 	if err := s.ensureIndexes(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	if err := s.migrateUsers(ctx); err != nil {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
@@ -152,6 +163,10 @@ func (s *Store) Users() *Users { return s.users }
 
 // PendingRegistrations returns the registrations-in-progress repository.
 func (s *Store) PendingRegistrations() *PendingRegistrations { return s.pending }
+
+// PendingCodes returns the codes sent for the purposes other than
+// registration.
+func (s *Store) PendingCodes() *PendingCodes { return s.codes }
 
 // RateLimits returns the shared fixed windows.
 func (s *Store) RateLimits() *RateLimits { return s.limits }
