@@ -27,8 +27,11 @@ type Stores struct {
 	Sessions application.Sessions
 	Codes    application.PendingCodes
 	// Dump lists every record the stores hold, whatever port wrote it,
-	// so that a test can check what a deleted account left behind. With
-	// no Dump that check is skipped.
+	// so that a test can check what a deleted account left behind. It
+	// also says that the ports above are one store, whose Users.Delete
+	// removes the account's records from the others (its sessions,
+	// codes, lockout, a registration left under its number). Without
+	// Dump (independent fakes), a deletion is checked on Users alone.
 	Dump func(ctx context.Context) ([]Record, error)
 	// Expirers must between them sweep every expiring record of the
 	// non-nil ports above: the expiry subtest counts what they delete in
