@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
@@ -24,6 +25,9 @@ const (
 	idxExpiresPlain = "expires_at"
 )
 
+// indexBuildTimeout bounds the index builds of a start.
+const indexBuildTimeout = 5 * time.Minute
+
 // codeNotImplemented is what FerretDB answers to a TTL index.
 const codeNotImplemented = 238
 
@@ -33,8 +37,14 @@ const codeNotImplemented = 238
 // session id); accounts also by phone (every login), which is unique as
 // email is; sessions by account (a deletion), and the expiring
 // collections get a TTL index on expires_at.
+//
+// Creating an index that exists is a no-op; building one on a large
+// collection (sessions.user_id, the first start of a release that has
+// it) takes as long as it takes, so the builds are bounded by
+// indexBuildTimeout rather than by the start's deadline, which is meant
+// for reaching the server.
 func (s *Store) ensureIndexes(ctx context.Context) error {
-	ctx, cancel := s.op(ctx)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), max(indexBuildTimeout, s.timeout))
 	defer cancel()
 
 	for _, ix := range []struct {
