@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,4 +202,30 @@ func benchUsers(b *testing.B) int {
 		}
 	}
 	return n
+}
+
+// BenchmarkSessionFirstRecord measures the write of a session's first
+// record (a login's first refresh), the one that also writes its
+// sessions_by_user entry, from 64 writers sharing commits.
+func BenchmarkSessionFirstRecord(b *testing.B) {
+	s := open(b, filepath.Join(b.TempDir(), "phoneauth.db"))
+	defer s.Close()
+	ctx := b.Context()
+	var seq atomic.Int64
+	b.SetParallelism(32) // 32 per core on two cores: 64 writers
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			uid := fmt.Sprintf("%032x", n%10_000)
+			i := domain.OpenSession(fmt.Sprintf("s%032x", n), uid, 0, base, lifetimes)
+			tok := domain.SessionToken{SessionID: i.SessionID, UserID: uid, IssuedAt: i.IssuedAt, ExpiresAt: i.RefreshExpiresAt}
+			if err := s.Sessions().Update(ctx, i.SessionID, base.Add(time.Minute), func(ss *domain.Session) error {
+				ss.Refresh(tok, 0, base.Add(time.Minute), lifetimes)
+				return nil
+			}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }

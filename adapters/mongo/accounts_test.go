@@ -74,6 +74,17 @@ func TestDuplicateNumberOnUpdate(t *testing.T) {
 func TestDeleteStoppedAfterEachStep(t *testing.T) {
 	ctx := context.Background()
 	uri := mongotest.Start(t)
+	// The steps stopped after below are every step a Delete runs.
+	s := openAt(t, uri, mongotest.Database(t, uri), 5*time.Second)
+	if err := s.Users().Create(ctx, domain.NewUser("u", phone(1), email(t, "u@example.com"), nil, t0)); err != nil {
+		t.Fatal(err)
+	}
+	seen, undo := mongo.WatchDeleteSteps()
+	err := s.Users().Delete(ctx, "u")
+	undo()
+	if err != nil || fmt.Sprint(seen()) != fmt.Sprint(mongo.DeleteSteps) {
+		t.Fatalf("Delete = %v after steps %q; the test stops after each of %q", err, seen(), mongo.DeleteSteps)
+	}
 	for _, step := range mongo.DeleteSteps {
 		t.Run(strings.ReplaceAll(step, " ", "_"), func(t *testing.T) {
 			s := openAt(t, uri, mongotest.Database(t, uri), 5*time.Second)

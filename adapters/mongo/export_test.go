@@ -79,3 +79,14 @@ func StopDeleteAfter(step string) (undo func()) {
 	}
 	return func() { deleteFault = nil }
 }
+
+// WatchDeleteSteps records the steps every Delete runs, until the
+// returned undo runs. Not for parallel tests.
+func WatchDeleteSteps() (seen func() []string, undo func()) {
+	var steps []string
+	deleteFault = func(s string) error {
+		steps = append(steps, s)
+		return nil
+	}
+	return func() []string { return steps }, func() { deleteFault = nil }
+}
