@@ -35,6 +35,7 @@ var appSet = wire.NewSet(
 	providePolicy,
 	provideAlarms,
 	application.NewSendCodeHandler,
+	application.NewCodeGuard,
 	application.NewVerifyCodeHandler,
 	application.NewSetPasswordHandler,
 	application.NewCompleteProfileHandler,

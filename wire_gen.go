@@ -59,7 +59,8 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	policy := providePolicy(cfg)
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, applicationRateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, applicationRateLimits, alarms, applicationClock, policy)
+	codeGuard := application.NewCodeGuard(applicationRateLimits, alarms, policy)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, codeGuard, applicationClock, policy)
 	vault, err := crypto.LoadVault(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
@@ -134,7 +135,8 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	policy := providePolicy(cfg)
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
+	codeGuard := application.NewCodeGuard(rateLimits, alarms, policy)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, codeGuard, applicationClock, policy)
 	vault, err := crypto.LoadVault(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
@@ -183,7 +185,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 // the injector provides. Each adapter with a set of its own is fed its
 // slice of the configuration.
 var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.ProviderSet, provideClock, crypto.ProviderSet, provideKeyDir, sms.ProviderSet, provideSMSPreset, wire.Bind(new(failover.AttemptObserver), new(*metrics.Metrics)), metrics.ProviderSet, providePolicy,
-	provideAlarms, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewSessionIssuer, application.NewRefreshHandler, application.NewAuthenticateHandler, application.NewMeHandler, application.NewLogoutHandler, wire.Struct(new(application.App), "*"), provideHTTPConfig, httpapi.ProviderSet, NewService,
+	provideAlarms, application.NewSendCodeHandler, application.NewCodeGuard, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewSessionIssuer, application.NewRefreshHandler, application.NewAuthenticateHandler, application.NewMeHandler, application.NewLogoutHandler, wire.Struct(new(application.App), "*"), provideHTTPConfig, httpapi.ProviderSet, NewService,
 )
 
 // embeddedSet is the single-node store: bbolt for durable state, memory

@@ -669,9 +669,10 @@ func New(now time.Time, policy application.Policy) *Fakes {
 	f.Authenticate = application.NewAuthenticateHandler(Signer{}, f.Users, f.Sessions, f.Clock, policy)
 	f.Me = application.NewMeHandler()
 	f.Logout = application.NewLogoutHandler(f.Authenticate, f.Users, f.Sessions, f.Clock, policy)
+	guard := application.NewCodeGuard(f.Limits, f.Alarms, policy)
 	f.App = &application.App{
 		SendCode:        application.NewSendCodeHandler(f.Users, f.Pending, f.Limits, Hasher{}, f.SMS, f.Clock, policy),
-		VerifyCode:      application.NewVerifyCodeHandler(f.Pending, Hasher{}, f.Limits, f.Alarms, f.Clock, policy),
+		VerifyCode:      application.NewVerifyCodeHandler(f.Pending, Hasher{}, guard, f.Clock, policy),
 		SetPassword:     application.NewSetPasswordHandler(f.Pending, Vault{}, f.Clock, policy),
 		CompleteProfile: application.NewCompleteProfileHandler(f.Users, f.Pending, f.Limits, f.Clock, policy),
 		Login:           application.NewLoginHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Issuer, f.Clock, policy),
