@@ -358,4 +358,3 @@ func TestAccountObserved(t *testing.T) {
 		}
 	}
 }
-
