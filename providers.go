@@ -118,6 +118,9 @@ func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users {
 func provideBoltPending(s *bolt.Store, m *metrics.Metrics) application.PendingRegistrations {
 	return m.PendingRegistrations(s.PendingRegistrations())
 }
+func provideBoltPendingCodes(s *bolt.Store, m *metrics.Metrics) application.PendingCodes {
+	return m.PendingCodes(s.PendingCodes())
+}
 func provideBoltSessions(s *bolt.Store, m *metrics.Metrics) application.Sessions {
 	return m.Sessions(s.Sessions())
 }
@@ -132,7 +135,7 @@ func provideNonces(n *memory.Nonces, m *metrics.Metrics) application.Nonces {
 }
 
 func provideEmbeddedSweeper(cfg Config, c application.Clock, s *bolt.Store, l *memory.RateLimits, k *memory.Lockouts, n *memory.Nonces, log *zap.Logger) *application.Sweeper {
-	return newSweeper(cfg, c, log, s, l, k, n)
+	return newSweeper(cfg, c, log, s, s.PendingCodes(), l, k, n)
 }
 
 func provideBoltReadiness(s *bolt.Store) httpapi.Readiness { return s.Ping }
@@ -155,6 +158,9 @@ func provideMongoUsers(s *mongo.Store, m *metrics.Metrics) application.Users {
 func provideMongoPending(s *mongo.Store, m *metrics.Metrics) application.PendingRegistrations {
 	return m.PendingRegistrations(s.PendingRegistrations())
 }
+func provideMongoPendingCodes(s *mongo.Store, m *metrics.Metrics) application.PendingCodes {
+	return m.PendingCodes(s.PendingCodes())
+}
 func provideMongoSessions(s *mongo.Store, m *metrics.Metrics) application.Sessions {
 	return m.Sessions(s.Sessions())
 }
@@ -170,5 +176,5 @@ func provideMongoNonces(s *mongo.Store, m *metrics.Metrics) application.Nonces {
 func provideMongoReadiness(s *mongo.Store) httpapi.Readiness { return s.Ping }
 
 func provideMongoSweeper(cfg Config, c application.Clock, s *mongo.Store, log *zap.Logger) *application.Sweeper {
-	return newSweeper(cfg, c, log, s)
+	return newSweeper(cfg, c, log, s, s.PendingCodes())
 }
