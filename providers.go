@@ -134,8 +134,11 @@ func provideNonces(n *memory.Nonces, m *metrics.Metrics) application.Nonces {
 	return m.Nonces(n)
 }
 
+// The sweepers: each store's own DeleteExpired covers every kind of
+// record it keeps with an expiry (pending registrations and codes,
+// sessions; on MongoDB the counters too).
 func provideEmbeddedSweeper(cfg Config, c application.Clock, s *bolt.Store, l *memory.RateLimits, k *memory.Lockouts, n *memory.Nonces, log *zap.Logger) *application.Sweeper {
-	return newSweeper(cfg, c, log, s, s.PendingCodes(), l, k, n)
+	return newSweeper(cfg, c, log, s, l, k, n)
 }
 
 func provideBoltReadiness(s *bolt.Store) httpapi.Readiness { return s.Ping }
@@ -176,5 +179,5 @@ func provideMongoNonces(s *mongo.Store, m *metrics.Metrics) application.Nonces {
 func provideMongoReadiness(s *mongo.Store) httpapi.Readiness { return s.Ping }
 
 func provideMongoSweeper(cfg Config, c application.Clock, s *mongo.Store, log *zap.Logger) *application.Sweeper {
-	return newSweeper(cfg, c, log, s, s.PendingCodes())
+	return newSweeper(cfg, c, log, s)
 }
