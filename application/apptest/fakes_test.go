@@ -9,8 +9,8 @@ import (
 )
 
 // TestContract holds the fakes of the stores of accounts, limits,
-// sessions and codes to the contract every real store passes, so that tests on the
-// fakes test the rules as the service runs them.
+// sessions and codes to the contract every real store passes, so that
+// tests on the fakes test the rules as the service runs them.
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		limits, lockouts, sessions, codes := apptest.NewLimits(), apptest.NewLockouts(), apptest.NewSessions(), apptest.NewCodes()
