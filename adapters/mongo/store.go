@@ -94,6 +94,9 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		// The parser's message can quote the URI, password included.
 		return nil, errors.New("mongo: invalid URI (check MONGO_URI)")
 	}
+	if err := checkGuarantees(cs); err != nil {
+		return nil, err
+	}
 	hosts := strings.Join(cs.Hosts, ",")
 
 	// Defaults first; ApplyURI then overrides only what the URI states.
@@ -141,6 +144,27 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	}
 	log.Info("connected", zap.String("hosts", hosts), zap.String("database", cfg.Database))
 	return s, nil
+}
+
+// checkGuarantees refuses a URI whose options would break what the
+// service promises: that a success is durable (a write acknowledged by
+// one node, or by none, is lost in a failover: w=0, w=1, journal=false)
+// and that a revocation or a refresh holds at once on every instance (a
+// read from a secondary may not see it yet: any readPreference other than
+// primary). The driver lets the URI override this package's defaults, so
+// without this check one option would weaken every guarantee silently.
+// The message names the option, never the URI (it may hold a password).
+func checkGuarantees(cs *connstring.ConnString) error {
+	if cs.WNumberSet && cs.WNumber < 2 {
+		return fmt.Errorf("mongo: MONGO_URI sets w=%d: acknowledged writes could be lost in a failover; remove it (the default is w=majority)", cs.WNumber)
+	}
+	if cs.JSet && !cs.J {
+		return errors.New("mongo: MONGO_URI sets journal=false: acknowledged writes could be lost in a crash; remove it")
+	}
+	if rp := cs.ReadPreference; rp != "" && !strings.EqualFold(rp, "primary") {
+		return fmt.Errorf("mongo: MONGO_URI sets readPreference=%s: a read from a secondary may miss a revocation or a refresh just made; remove it (the default is primary)", rp)
+	}
+	return nil
 }
 
 // Close closes the connection pool.
