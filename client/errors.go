@@ -82,6 +82,12 @@ var (
 	ErrUnavailable = reason("unavailable")
 	// ErrInternal: a fault of the service (500).
 	ErrInternal = reason("internal_error")
+	// ErrNotFound: the service has no such path (404): a wrong base URL,
+	// or a version of the service without the endpoint.
+	ErrNotFound = reason("not_found")
+	// ErrMethodNotAllowed: the service has the path, not with the method
+	// (405).
+	ErrMethodNotAllowed = reason("method_not_allowed")
 
 	// ErrInvalidPhone: the number is not a mobile number.
 	ErrInvalidPhone = reason("invalid_phone")

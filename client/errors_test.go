@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"regexp"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -64,5 +66,40 @@ func TestNoSessionSendsNothing(t *testing.T) {
 	}
 	if calls.Load() != 0 {
 		t.Errorf("%d requests sent", calls.Load())
+	}
+}
+
+// Every reason docs/api.md lists (its table of messages and reasons)
+// has a sentinel here, and each sentinel names a reason of its own.
+func TestEveryDocumentedReasonHasASentinel(t *testing.T) {
+	seen := map[string]bool{}
+	for _, e := range []*client.Error{
+		client.ErrBadRequest, client.ErrBodyTooLarge, client.ErrUnsupportedEncoding, client.ErrRateLimited,
+		client.ErrAccountLocked, client.ErrUnavailable, client.ErrInternal, client.ErrNotFound, client.ErrMethodNotAllowed,
+		client.ErrInvalidPhone, client.ErrCountryNotAllowed, client.ErrUserExists, client.ErrSMSVendor,
+		client.ErrSMSUnavailable, client.ErrCodeMismatch, client.ErrCodeExpired, client.ErrTooManyAttempts,
+		client.ErrNoPendingRegistration, client.ErrNoPendingCode, client.ErrNotVerified, client.ErrPasswordLength,
+		client.ErrPasswordMismatch, client.ErrInvalidEmail, client.ErrEmailTaken, client.ErrPasswordMissing,
+		client.ErrNoSuchUser, client.ErrWrongPassword, client.ErrStaleRequest, client.ErrReplayedRequest,
+		client.ErrPhoneTaken, client.ErrTokenMissing, client.ErrUnauthorized, client.ErrInvalidRefreshToken,
+		client.ErrRefreshTokenReused,
+	} {
+		if seen[e.Reason] {
+			t.Errorf("%s twice", e.Reason)
+		}
+		seen[e.Reason] = true
+	}
+	doc, err := os.ReadFile("../docs/api.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := regexp.MustCompile("\\| `([a-z_]+)` \\| [0-9]{3} \\|").FindAllStringSubmatch(string(doc), -1)
+	if len(rows) < 30 {
+		t.Fatalf("only %d reasons found in docs/api.md", len(rows))
+	}
+	for _, r := range rows {
+		if !seen[r[1]] {
+			t.Errorf("docs/api.md lists %s: no sentinel", r[1])
+		}
 	}
 }
