@@ -25,6 +25,7 @@ func TestAttackAccount(t *testing.T) {
 		{"EnumerationAnswersCountAsFailures", testEnumerationAnswersCount},
 		{"StolenTokenAlone", testStolenTokenAlone},
 		{"ProofReplayAcrossEndpoints", testProofReplayAcrossEndpoints},
+		{"DeleteProofReplayedAfterReRegistration", testDeleteProofAfterReRegistration},
 		{"StaleProofs", testStaleProofs},
 		{"LockoutSharedWithLogin", testLockoutSharedWithLogin},
 		{"ParallelResetStep2", testParallelResetStep2},
@@ -422,13 +423,36 @@ func testProofReplayAcrossEndpoints(t *testing.T, store options) {
 	in.expectAuthed(t, pathDeleteAccount, fresh.Token, proofAt(a.password, "replay-3", now), 200, replayedAnswer)
 	in.expectAuthed(t, pathChangePhone1, fresh.Token, with(proofAt(a.password, "replay-1", now), "new_phone_number", "13870000012"), 200, replayedAnswer)
 
-	// A delete-account triple, accepted, is refused by login even once
-	// the number registered again with the same password.
+	// A triple accepted before a phone change is refused at the new
+	// number: the proof's hash binds no number.
+	p4 := proofAt(a.password, "replay-5", now)
+	if l := in.post(t, "/client/login", with(p4, "phone_number", a.phone)); l.Code != 1 {
+		t.Fatalf("login: %s", l.Raw)
+	}
+	moved := in.changePhone(t, fresh.Token, a.password, "13870000013")
+	in.expect(t, "/client/login", with(p4, "phone_number", "13870000013"), 200, replayedAnswer)
+	in.expectAuthed(t, pathDeleteAccount, moved.Token, p4, 200, replayedAnswer)
+
+	// A delete-account triple, accepted, is refused by login at once.
 	p3 := proofAt(a.password, "replay-4", now)
-	in.expectAuthed(t, pathDeleteAccount, fresh.Token, p3, 200, deletedAnswer)
+	in.expectAuthed(t, pathDeleteAccount, moved.Token, p3, 200, deletedAnswer)
+	in.expect(t, "/client/login", with(p3, "phone_number", "13870000013"), 200, noSuchUserAnswer)
+}
+
+// testDeleteProofAfterReRegistration: someone who saw a delete-account
+// request replays its proof at login once the owner has registered the
+// number again with the same password, within the time window. The
+// triple was accepted once; it must not open a session now.
+func testDeleteProofAfterReRegistration(t *testing.T, store options) {
+	in := start(t, store)
+	a := account{"13870000201", "replay-pass-2", "rereg@qq.com"}
+	in.register(t, a.phone, a.password, a.email)
+	s := in.loginAs(t, a)
+	p := proofAt(a.password, "replay-rereg", in.clock.Now().Unix())
+	in.expectAuthed(t, pathDeleteAccount, s.Token, p, 200, deletedAnswer)
 	in.clock.Advance(61 * time.Second)
-	in.register(t, a.phone, a.password, "replay-again@qq.com")
-	in.expect(t, "/client/login", with(p3, "phone_number", a.phone), 200, replayedAnswer)
+	in.register(t, a.phone, a.password, "rereg-again@qq.com")
+	in.expect(t, "/client/login", with(p, "phone_number", a.phone), 200, replayedAnswer)
 }
 
 // testStaleProofs: a proof outside the time window is refused on every
