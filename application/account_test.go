@@ -546,29 +546,6 @@ func TestChangePhone(t *testing.T) {
 	}
 }
 
-// TestChangePhoneDeletesTheLeftNumbersReset: a reset code is kept per
-// number; the one the account asked for before moving must not reset
-// whoever registers the old number next.
-func TestChangePhoneDeletesTheLeftNumbersReset(t *testing.T) {
-	f := newFakes(t)
-	pr := member(t, f, "u1", phone, "password1")
-	if err := resetSend(f, phone, "n"); err != nil {
-		t.Fatalf("reset send: %v", err)
-	}
-	stale := f.SMS.Code(e164)
-	code := changePhoneTo(t, f, pr, "13900000003")
-	if _, err := f.App.ChangePhone.Handle(ctx, application.ChangePhone{Principal: pr, NewPhone: "13900000003", Code: code, ClientNet: "n"}); err != nil {
-		t.Fatalf("change: %v", err)
-	}
-	if _, ok := f.Codes.Snapshot(resetKey(phone)); ok {
-		t.Fatal("the reset code of the number the account left is still stored")
-	}
-	member(t, f, "u2", phone, "password9")
-	if err := reset(f, phone, stale, "password2", "n"); !errors.Is(err, domain.ErrNoPendingCode) {
-		t.Fatalf("the old owner's reset code on the newcomer: %v", err)
-	}
-}
-
 // TestChangePhoneOtherNumber: step 2 naming another number than the code
 // was sent to is a wrong try of the account's code, charged to the
 // client network but not to the typed number's daily wrong codes.

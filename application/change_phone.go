@@ -60,9 +60,7 @@ func (h *ChangePhoneHandler) Handle(ctx context.Context, in ChangePhone) (Sessio
 	if err != nil {
 		return SessionTokens{}, err
 	}
-	var left domain.PhoneNumber
 	updated, err := in.Principal.update(ctx, h.users, func(u *domain.User) error {
-		left = u.Phone()
 		if u.Phone().E164() == phone.E164() {
 			return domain.ErrPhoneTaken // moved there already
 		}
@@ -81,9 +79,5 @@ func (h *ChangePhoneHandler) Handle(ctx context.Context, in ChangePhone) (Sessio
 	if err != nil {
 		return SessionTokens{}, err
 	}
-	// A reset code is kept per number, and the old number's was sent for
-	// this account: it must not reset whoever registers the number next.
-	// Best effort, as at deletion: it would expire within SMS_CODE_TTL.
-	_ = h.codes.Delete(context.WithoutCancel(ctx), domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: left}.Key())
 	return openFresh(h.issuer, updated, now)
 }
