@@ -382,11 +382,12 @@
 
   // ---- the protocol panel -------------------------------------------------------------
 
-  // shorten keeps the head of a long value (a token), so the panel stays
-  // readable; the length tells what was left out.
+  // shorten keeps the head and the tail of a long value (a token), so the
+  // panel stays readable and two tokens still look different; the length
+  // tells what was left out.
   function shorten(s, keep) {
-    if (typeof s !== "string" || s.length <= keep + 8) return s;
-    return s.slice(0, keep) + "…(" + s.length + " chars)";
+    if (typeof s !== "string" || s.length <= keep + 16) return s;
+    return s.slice(0, keep) + "…" + s.slice(-8) + " (" + s.length + " chars)";
   }
 
   function forDisplay(v) {
