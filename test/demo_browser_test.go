@@ -24,7 +24,7 @@ import (
 
 // browserNames are the names a Chromium goes by in PATH: Debian's
 // package, other distributions', Google's.
-var browserNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+var browserNames = []string{"chromium", "chromium-browser", "google-chrome"}
 
 // EnvScreenshots names a directory for the demo page's screenshots; when
 // it is unset they go to the test's artifact directory (kept with go test
@@ -393,11 +393,11 @@ func TestDemoPageInABrowser(t *testing.T) {
 	b.shoot("07-account")
 
 	// Refresh: a new pair replaces the one held.
-	before := b.text("#session-token")
+	before := b.text("#session-refresh")
 	b.send("#refresh-session", 1)
 	b.expectNotice("刷新成功", "")
-	if after := b.text("#session-token"); after == before {
-		t.Errorf("the access token shown did not change at the refresh: %s", after)
+	if after := b.text("#session-refresh"); after == before {
+		t.Errorf("the refresh token shown did not change at the refresh: %s", after)
 	}
 	b.shoot("08-refreshed")
 

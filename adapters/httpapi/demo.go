@@ -58,6 +58,11 @@ func (s *Server) mountDemo() {
 	}
 }
 
+// demoFromSlash is the page's address relative to the page's own path
+// with a trailing slash: up one segment, then the page. Relative, so
+// that it holds under the path prefix and behind a proxy that adds one.
+const demoFromSlash = ".." + DemoPath
+
 // demoAsset serves body with the page's security headers and an ETag. The
 // page's own path asked with a trailing slash (/demo/, which the router
 // matches too) is redirected to the path without it, since the page's
@@ -74,8 +79,7 @@ func demoAsset(path string, body []byte, contentType string) fiber.Handler {
 		h.Set(fiber.HeaderCrossOriginResourcePolicy, "same-origin")
 		h.Set(fiber.HeaderCacheControl, DemoCacheControl)
 		if path == DemoPath && strings.HasSuffix(c.Path(), "/") {
-			// From /demo/ (or /prefix/demo/), ../demo is the page.
-			return c.Redirect("../demo", fiber.StatusPermanentRedirect)
+			return c.Redirect(demoFromSlash, fiber.StatusPermanentRedirect)
 		}
 		h.Set(fiber.HeaderETag, etag)
 		if c.Fresh() {
