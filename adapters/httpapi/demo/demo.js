@@ -115,8 +115,12 @@
     }
     if (!keepNotice) hideNotice();
     if (name === "account") renderAccount(true);
+    // A number typed on one screen is offered on the next.
     if (name === "login" && !$("login-phone").value) {
       $("login-phone").value = state.registration.phone || state.reset.phone || "";
+    }
+    if (name === "reset" && !$("reset-phone").value) {
+      $("reset-phone").value = value("login-phone") || state.registration.phone || "";
     }
     if (!initial) focusFirst($("screen-" + name));
   }
