@@ -85,16 +85,30 @@ func openDemoBrowser(t *testing.T, browser, base, shots string) *demoBrowser {
 		chromedp.Flag("lang", "en-US"),
 	)
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelTab := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelTab(); cancelAlloc() })
+	t.Cleanup(cancelAlloc)
+	return openTab(t, actx, base, shots)
+}
+
+// newTab opens another tab of b's browser, for the service at base.
+func (b *demoBrowser) newTab(base string) *demoBrowser {
+	b.t.Helper()
+	return openTab(b.t, b.ctx, base, b.shots)
+}
+
+// openTab opens a tab (the first one starts the browser of parent's
+// allocator) and starts observing it.
+func openTab(t *testing.T, parent context.Context, base, shots string) *demoBrowser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(parent)
+	t.Cleanup(cancel)
 	u, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &demoBrowser{t: t, ctx: ctx, origin: u.Scheme + "://" + u.Host, shots: shots}
-	// Listen starts the browser and opens the tab.
+	// Listen starts the browser if need be and opens the tab.
 	if err := chromedp.Listen(ctx, b.observe); err != nil {
-		t.Fatalf("starting %s: %v", browser, err)
+		t.Fatalf("starting the browser: %v", err)
 	}
 	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspProbe}); err != nil {
 		t.Fatal(err)
@@ -444,7 +458,7 @@ func TestDemoPageInABrowser(t *testing.T) {
 	// Under HTTP_PATH_PREFIX the page, its assets and its API calls all
 	// live under the prefix.
 	prefixed := start(t, options{vars: map[string]string{"DEMO_PAGE": "true", "HTTP_PATH_PREFIX": "/api/v1_1"}})
-	p := openDemoBrowser(t, browser, prefixed.base, shots)
+	p := b.newTab(prefixed.base)
 	p.do("opening the page under the prefix", chromedp.Navigate(prefixed.base+"/api/v1_1/demo"), chromedp.WaitVisible(chromedp.CSS("#register-1")))
 	p.fill("#register-phone", "15850551103")
 	p.send("#register-1 button[type=submit]", 1)
