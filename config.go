@@ -137,6 +137,12 @@ func (c Config) Validate() error {
 	if c.SMSCodeTTL > 10*time.Minute {
 		bad("SMS_CODE_TTL", "must be at most 10m (OWASP ASVS 6.5.5)")
 	}
+	// Anyone who knows a number can lock its account with five wrong
+	// guesses: a lock of days would hand every stranger a way to shut an
+	// owner out for days.
+	if c.LoginLockout > 24*time.Hour {
+		bad("LOGIN_LOCKOUT", "must be at most 24h (anyone can lock an account)")
+	}
 	if c.RefreshReuseGrace > 0 && c.RefreshTokenTTL > 0 && c.RefreshReuseGrace >= c.RefreshTokenTTL {
 		bad("REFRESH_REUSE_GRACE", "must be shorter than REFRESH_TOKEN_TTL")
 	}

@@ -104,6 +104,13 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 	if _, err := phoneauth.ParseConfig(map[string]string{"SMS_CODE_TTL": "11m"}); err == nil {
 		t.Error("SMS_CODE_TTL=11m accepted")
 	}
+	// A lock that anyone can set for days is refused; a day is accepted.
+	if _, err := phoneauth.ParseConfig(map[string]string{"LOGIN_LOCKOUT": "25h"}); err == nil || !strings.Contains(err.Error(), "LOGIN_LOCKOUT") {
+		t.Errorf("LOGIN_LOCKOUT=25h: %v, want a refusal naming it", err)
+	}
+	if _, err := phoneauth.ParseConfig(map[string]string{"LOGIN_LOCKOUT": "24h"}); err != nil {
+		t.Errorf("LOGIN_LOCKOUT=24h: %v", err)
+	}
 	// 0 switches each limit off (the benchmark does).
 	off := map[string]string{"FAILURES_HOURLY_PER_IP": "0", "CODE_DAILY_FAILURES_PER_PHONE": "0", "CODE_HOURLY_FAILURES_GLOBAL": "0", "LOGIN_HOURLY_LIMIT_PER_ACCOUNT": "0"}
 	if _, err := phoneauth.ParseConfig(off); err != nil {

@@ -120,6 +120,9 @@ func provideBoltUsers(s *bolt.Store, m *metrics.Metrics) application.Users {
 func provideBoltPending(s *bolt.Store, m *metrics.Metrics) application.PendingRegistrations {
 	return m.PendingRegistrations(s.PendingRegistrations())
 }
+func provideBoltPendingCodes(s *bolt.Store, m *metrics.Metrics) application.PendingCodes {
+	return m.PendingCodes(s.PendingCodes())
+}
 func provideBoltSessions(s *bolt.Store, m *metrics.Metrics) application.Sessions {
 	return m.Sessions(s.Sessions())
 }
@@ -133,6 +136,9 @@ func provideNonces(n *memory.Nonces, m *metrics.Metrics) application.Nonces {
 	return m.Nonces(n)
 }
 
+// The sweepers: each store's own DeleteExpired covers every kind of
+// record it keeps with an expiry (pending registrations and codes,
+// sessions; on MongoDB the counters too).
 func provideEmbeddedSweeper(cfg Config, c application.Clock, s *bolt.Store, l *memory.RateLimits, k *memory.Lockouts, n *memory.Nonces, log *zap.Logger) *application.Sweeper {
 	return newSweeper(cfg, c, log, s, l, k, n)
 }
@@ -156,6 +162,9 @@ func provideMongoUsers(s *mongo.Store, m *metrics.Metrics) application.Users {
 }
 func provideMongoPending(s *mongo.Store, m *metrics.Metrics) application.PendingRegistrations {
 	return m.PendingRegistrations(s.PendingRegistrations())
+}
+func provideMongoPendingCodes(s *mongo.Store, m *metrics.Metrics) application.PendingCodes {
+	return m.PendingCodes(s.PendingCodes())
 }
 func provideMongoSessions(s *mongo.Store, m *metrics.Metrics) application.Sessions {
 	return m.Sessions(s.Sessions())

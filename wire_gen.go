@@ -59,7 +59,8 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	policy := providePolicy(cfg)
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, applicationRateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, applicationRateLimits, alarms, applicationClock, policy)
+	codeGuard := application.NewCodeGuard(applicationRateLimits, alarms, policy)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, codeGuard, applicationClock, policy)
 	vault, err := crypto.LoadVault(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
@@ -83,16 +84,29 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	authenticateHandler := application.NewAuthenticateHandler(tokens, users, sessions, applicationClock, policy)
 	meHandler := application.NewMeHandler()
 	logoutHandler := application.NewLogoutHandler(authenticateHandler, users, sessions, applicationClock, policy)
+	pendingCodes := provideBoltPendingCodes(store, metricsMetrics)
+	resetPasswordSendHandler := application.NewResetPasswordSendHandler(users, pendingCodes, applicationRateLimits, codeHasher, smsSender, applicationClock, policy)
+	resetPasswordHandler := application.NewResetPasswordHandler(users, pendingCodes, vault, applicationLockouts, codeHasher, codeGuard, applicationClock, policy)
+	changePasswordHandler := application.NewChangePasswordHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, sessionIssuer, applicationClock, policy)
+	changePhoneSendHandler := application.NewChangePhoneSendHandler(users, pendingCodes, vault, applicationLockouts, applicationRateLimits, applicationNonces, codeHasher, smsSender, applicationClock, policy)
+	changePhoneHandler := application.NewChangePhoneHandler(users, pendingCodes, vault, codeHasher, codeGuard, sessionIssuer, applicationClock, policy)
+	deleteAccountHandler := application.NewDeleteAccountHandler(users, pendingCodes, vault, applicationLockouts, applicationRateLimits, applicationNonces, applicationClock, policy)
 	app := &application.App{
-		SendCode:        sendCodeHandler,
-		VerifyCode:      verifyCodeHandler,
-		SetPassword:     setPasswordHandler,
-		CompleteProfile: completeProfileHandler,
-		Login:           loginHandler,
-		Refresh:         refreshHandler,
-		Authenticate:    authenticateHandler,
-		Me:              meHandler,
-		Logout:          logoutHandler,
+		SendCode:          sendCodeHandler,
+		VerifyCode:        verifyCodeHandler,
+		SetPassword:       setPasswordHandler,
+		CompleteProfile:   completeProfileHandler,
+		Login:             loginHandler,
+		Refresh:           refreshHandler,
+		Authenticate:      authenticateHandler,
+		Me:                meHandler,
+		Logout:            logoutHandler,
+		ResetPasswordSend: resetPasswordSendHandler,
+		ResetPassword:     resetPasswordHandler,
+		ChangePassword:    changePasswordHandler,
+		ChangePhoneSend:   changePhoneSendHandler,
+		ChangePhone:       changePhoneHandler,
+		DeleteAccount:     deleteAccountHandler,
 	}
 	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics, tokens)
 	readiness := provideBoltReadiness(store)
@@ -134,7 +148,8 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	policy := providePolicy(cfg)
 	sendCodeHandler := application.NewSendCodeHandler(users, pendingRegistrations, rateLimits, codeHasher, smsSender, applicationClock, policy)
 	alarms := provideAlarms(log)
-	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, rateLimits, alarms, applicationClock, policy)
+	codeGuard := application.NewCodeGuard(rateLimits, alarms, policy)
+	verifyCodeHandler := application.NewVerifyCodeHandler(pendingRegistrations, codeHasher, codeGuard, applicationClock, policy)
 	vault, err := crypto.LoadVault(cryptoConfig, keyDir)
 	if err != nil {
 		cleanup()
@@ -156,16 +171,29 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	authenticateHandler := application.NewAuthenticateHandler(tokens, users, sessions, applicationClock, policy)
 	meHandler := application.NewMeHandler()
 	logoutHandler := application.NewLogoutHandler(authenticateHandler, users, sessions, applicationClock, policy)
+	pendingCodes := provideMongoPendingCodes(store, metricsMetrics)
+	resetPasswordSendHandler := application.NewResetPasswordSendHandler(users, pendingCodes, rateLimits, codeHasher, smsSender, applicationClock, policy)
+	resetPasswordHandler := application.NewResetPasswordHandler(users, pendingCodes, vault, lockouts, codeHasher, codeGuard, applicationClock, policy)
+	changePasswordHandler := application.NewChangePasswordHandler(users, vault, lockouts, rateLimits, nonces, sessionIssuer, applicationClock, policy)
+	changePhoneSendHandler := application.NewChangePhoneSendHandler(users, pendingCodes, vault, lockouts, rateLimits, nonces, codeHasher, smsSender, applicationClock, policy)
+	changePhoneHandler := application.NewChangePhoneHandler(users, pendingCodes, vault, codeHasher, codeGuard, sessionIssuer, applicationClock, policy)
+	deleteAccountHandler := application.NewDeleteAccountHandler(users, pendingCodes, vault, lockouts, rateLimits, nonces, applicationClock, policy)
 	app := &application.App{
-		SendCode:        sendCodeHandler,
-		VerifyCode:      verifyCodeHandler,
-		SetPassword:     setPasswordHandler,
-		CompleteProfile: completeProfileHandler,
-		Login:           loginHandler,
-		Refresh:         refreshHandler,
-		Authenticate:    authenticateHandler,
-		Me:              meHandler,
-		Logout:          logoutHandler,
+		SendCode:          sendCodeHandler,
+		VerifyCode:        verifyCodeHandler,
+		SetPassword:       setPasswordHandler,
+		CompleteProfile:   completeProfileHandler,
+		Login:             loginHandler,
+		Refresh:           refreshHandler,
+		Authenticate:      authenticateHandler,
+		Me:                meHandler,
+		Logout:            logoutHandler,
+		ResetPasswordSend: resetPasswordSendHandler,
+		ResetPassword:     resetPasswordHandler,
+		ChangePassword:    changePasswordHandler,
+		ChangePhoneSend:   changePhoneSendHandler,
+		ChangePhone:       changePhoneHandler,
+		DeleteAccount:     deleteAccountHandler,
 	}
 	httpapiConfig := provideHTTPConfig(cfg, metricsMetrics, tokens)
 	readiness := provideMongoReadiness(store)
@@ -183,7 +211,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 // the injector provides. Each adapter with a set of its own is fed its
 // slice of the configuration.
 var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.ProviderSet, provideClock, crypto.ProviderSet, provideKeyDir, sms.ProviderSet, provideSMSPreset, wire.Bind(new(failover.AttemptObserver), new(*metrics.Metrics)), metrics.ProviderSet, providePolicy,
-	provideAlarms, application.NewSendCodeHandler, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewSessionIssuer, application.NewRefreshHandler, application.NewAuthenticateHandler, application.NewMeHandler, application.NewLogoutHandler, wire.Struct(new(application.App), "*"), provideHTTPConfig, httpapi.ProviderSet, NewService,
+	provideAlarms, application.NewSendCodeHandler, application.NewCodeGuard, application.NewVerifyCodeHandler, application.NewSetPasswordHandler, application.NewCompleteProfileHandler, application.NewLoginHandler, application.NewSessionIssuer, application.NewRefreshHandler, application.NewAuthenticateHandler, application.NewMeHandler, application.NewLogoutHandler, application.NewResetPasswordSendHandler, application.NewResetPasswordHandler, application.NewChangePasswordHandler, application.NewChangePhoneSendHandler, application.NewChangePhoneHandler, application.NewDeleteAccountHandler, wire.Struct(new(application.App), "*"), provideHTTPConfig, httpapi.ProviderSet, NewService,
 )
 
 // embeddedSet is the single-node store: bbolt for durable state, memory
@@ -191,6 +219,7 @@ var appSet = wire.NewSet(wire.FieldsOf(new(Config), "Keys", "SMS"), clock.Provid
 var embeddedSet = wire.NewSet(
 	provideBoltConfig, bolt.ProviderSet, provideBoltUsers,
 	provideBoltPending,
+	provideBoltPendingCodes,
 	provideBoltSessions,
 	provideMemoryConfig, memory.ProviderSet, provideRateLimits,
 	provideLockouts,
@@ -203,6 +232,7 @@ var embeddedSet = wire.NewSet(
 var mongoSet = wire.NewSet(
 	provideMongoConfig, mongo.ProviderSet, provideMongoUsers,
 	provideMongoPending,
+	provideMongoPendingCodes,
 	provideMongoSessions,
 	provideMongoRateLimits,
 	provideMongoLockouts,

@@ -1,8 +1,8 @@
 // Package application holds what the service does: one use case a file
-// (the four registration steps, login, and the session's refresh,
-// authentication, account read and logout), the ports they need
-// (ports.go), and the policy values they run under. It knows no HTTP, no
-// database and no SMS vendor.
+// (the four registration steps, login, the session's refresh,
+// authentication, account read and logout, and the account's recovery
+// and changes), the ports they need (ports.go), and the policy values
+// they run under. It knows no HTTP, no database and no SMS vendor.
 package application
 
 import (
@@ -78,6 +78,16 @@ type App struct {
 	Authenticate *AuthenticateHandler
 	Me           *MeHandler
 	Logout       *LogoutHandler
+	// Account recovery and changes: a password reset by SMS code (two
+	// steps), and, for an authenticated owner who proves the password,
+	// a password change, a phone change (two steps) and the account's
+	// deletion.
+	ResetPasswordSend *ResetPasswordSendHandler
+	ResetPassword     *ResetPasswordHandler
+	ChangePassword    *ChangePasswordHandler
+	ChangePhoneSend   *ChangePhoneSendHandler
+	ChangePhone       *ChangePhoneHandler
+	DeleteAccount     *DeleteAccountHandler
 }
 
 // newCode draws a 6-digit code uniformly from a CSPRNG.

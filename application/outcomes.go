@@ -18,6 +18,13 @@ const (
 	OpRefresh         = "refresh"
 	OpMe              = "me"
 	OpLogout          = "logout"
+
+	OpResetPasswordSend = "reset_password_send"
+	OpResetPassword     = "reset_password"
+	OpChangePassword    = "change_password"
+	OpChangePhoneSend   = "change_phone_send"
+	OpChangePhone       = "change_phone"
+	OpDeleteAccount     = "delete_account"
 )
 
 // Reasons name why a use case did not succeed: an answer's `error` field
@@ -52,6 +59,8 @@ const (
 	ReasonUnauthorized          = "unauthorized"          // ErrUnauthorized
 	ReasonInvalidRefreshToken   = "invalid_refresh_token" // ErrInvalidRefreshToken
 	ReasonRefreshTokenReused    = "refresh_token_reused"  // ErrRefreshTokenReused
+	ReasonNoPendingCode         = "no_pending_code"       // domain.ErrNoPendingCode
+	ReasonPhoneTaken            = "phone_taken"           // domain.ErrPhoneTaken
 )
 
 // RequestOutcome is how one answered request ended, as the adapter that

@@ -18,18 +18,15 @@ type SendCode struct {
 
 // SendCodeHandler sends registration codes.
 type SendCodeHandler struct {
-	users   Users
 	pending PendingRegistrations
-	limits  RateLimits
-	hasher  CodeHasher
-	sms     SMSSender
+	codes   codeSender
 	clock   Clock
 	policy  Policy
 }
 
 // NewSendCodeHandler builds the step-1 handler.
 func NewSendCodeHandler(users Users, pending PendingRegistrations, limits RateLimits, hasher CodeHasher, sms SMSSender, clock Clock, policy Policy) *SendCodeHandler {
-	return &SendCodeHandler{users: users, pending: pending, limits: limits, hasher: hasher, sms: sms, clock: clock, policy: policy}
+	return &SendCodeHandler{pending: pending, codes: codeSender{users: users, limits: limits, hasher: hasher, sms: sms, policy: policy}, clock: clock, policy: policy}
 }
 
 // Handle runs step 1's checks in the order docs/api.md gives (format,
@@ -42,17 +39,9 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 		return err
 	}
 	now := h.clock.Now()
-	// Whether a number is registered is what an enumerating client wants:
-	// the answer costs its network a failure, and a network past its
-	// failures hears 429 before anything is looked up.
-	failure, err := take(ctx, h.limits, h.policy.failureRule(in.ClientNet), now)
+	exists, err := h.codes.registered(ctx, phone, in.ClientNet, true, now)
 	if err != nil {
 		return err
-	}
-	exists, err := h.users.Exists(ctx, phone)
-	settle(ctx, h.limits, failure, err == nil && exists, now)
-	if err != nil {
-		return fmt.Errorf("look up user: %w", err)
 	}
 	if exists {
 		return domain.ErrUserExists
@@ -60,29 +49,82 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 	if !h.policy.AllowedCountries.Allows(phone) {
 		return domain.ErrCountryNotAllowed
 	}
-	if err := h.reserveLimits(ctx, phone, in.ClientNet, now); err != nil {
+	subject := domain.CodeSubject{Purpose: domain.PurposeRegister, Phone: phone}
+	return h.codes.send(ctx, subject, h.policy.sendRules(phone, in.ClientNet), now,
+		func(codeHash []byte) error {
+			// The new code replaces the old one in the same atomic step
+			// that keeps a verification already made: whoever asks for a
+			// code cannot undo the owner's step 2.
+			err := h.pending.Upsert(ctx, phone, now, func(cur *domain.PendingRegistration) *domain.PendingRegistration {
+				return domain.RenewPendingRegistration(cur, phone, codeHash, now, h.policy.CodeTTL)
+			})
+			if err != nil {
+				return fmt.Errorf("save pending registration: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			err := h.pending.Update(ctx, phone, now, func(p *domain.PendingRegistration) error {
+				p.KillCode()
+				return nil
+			})
+			if errors.Is(err, domain.ErrNoPending) {
+				return nil
+			}
+			return err
+		})
+}
+
+// codeSender is what every send of a code shares, whatever its purpose
+// (registration, password reset, phone change): the lookup of whether a
+// number is registered, charged to the client network as a failure when
+// its answer refuses the request; the sending limits; and the send
+// itself.
+type codeSender struct {
+	users  Users
+	limits RateLimits
+	hasher CodeHasher
+	sms    SMSSender
+	policy Policy
+}
+
+// registered reports whether phone has an account. Whether a number is
+// registered is what an enumerating client wants: the lookup takes a unit
+// of the client network's failures first (a network past its failures
+// hears 429 before anything is looked up), and keeps it when the answer
+// is failsIf, the answer that refuses the request (registered, for a
+// registration or a phone change; not registered, for a reset).
+func (s codeSender) registered(ctx context.Context, phone domain.PhoneNumber, clientNet string, failsIf bool, now time.Time) (bool, error) {
+	failure, err := take(ctx, s.limits, s.policy.failureRule(clientNet), now)
+	if err != nil {
+		return false, err
+	}
+	exists, err := s.users.Exists(ctx, phone)
+	settle(ctx, s.limits, failure, err == nil && exists == failsIf, now)
+	if err != nil {
+		return false, fmt.Errorf("look up user: %w", err)
+	}
+	return exists, nil
+}
+
+// send takes one unit of each sending limit (rules, in order; a refusal
+// gives back what was taken), draws a code, has save store its hash
+// (bound to subject), and sends it to subject.Phone. If the vendor fails,
+// kill makes the stored code unable to verify, and the *SMSError is
+// returned.
+func (s codeSender) send(ctx context.Context, subject domain.CodeSubject, rules []rule, now time.Time, save func(codeHash []byte) error, kill func() error) error {
+	if err := takeAll(ctx, s.limits, now, rules...); err != nil {
 		return err
 	}
 	code, err := newCode()
 	if err != nil {
 		return fmt.Errorf("draw code: %w", err)
 	}
-	codeHash := h.hasher.HashCode(domain.CodeSubject{Purpose: domain.PurposeRegister, Phone: phone}, code)
-	// The new code replaces the old one in the same atomic step that
-	// keeps a verification already made: whoever asks for a code cannot
-	// undo the owner's step 2.
-	err = h.pending.Upsert(ctx, phone, now, func(cur *domain.PendingRegistration) *domain.PendingRegistration {
-		return domain.RenewPendingRegistration(cur, phone, codeHash, now, h.policy.CodeTTL)
-	})
-	if err != nil {
-		return fmt.Errorf("save pending registration: %w", err)
+	if err := save(s.hasher.HashCode(subject, code)); err != nil {
+		return err
 	}
-	if sendErr := h.sms.SendCode(ctx, phone, code, h.policy.CodeTTL); sendErr != nil {
-		err := h.pending.Update(ctx, phone, now, func(p *domain.PendingRegistration) error {
-			p.KillCode()
-			return nil
-		})
-		if err != nil && !errors.Is(err, domain.ErrNoPending) {
+	if sendErr := s.sms.SendCode(ctx, subject.Phone, code, s.policy.CodeTTL); sendErr != nil {
+		if err := kill(); err != nil {
 			return fmt.Errorf("kill unsent code after %v: %w", sendErr, err)
 		}
 		return sendErr
@@ -90,15 +132,47 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 	return nil
 }
 
-// reserveLimits takes one unit of each sending limit, the most specific
-// first: the phone's cooldown, its daily cap, the client network's hourly
-// cap, the global hourly budget. A refusal gives back what was taken, so
-// a refused request starts no cooldown and spends no quota.
-func (h *SendCodeHandler) reserveLimits(ctx context.Context, phone domain.PhoneNumber, clientNet string, now time.Time) error {
-	return takeAll(ctx, h.limits, now,
-		rule{LimitCooldown, "sms:cooldown:" + phone.E164(), 1, h.policy.ResendInterval},
-		rule{LimitPhoneDaily, "sms:day:" + phone.E164(), h.policy.DailyLimitPerPhone, 24 * time.Hour},
-		rule{LimitNetHourly, "sms:ip:" + clientNet, h.policy.HourlyLimitPerIP, time.Hour},
-		rule{LimitGlobalHourly, GlobalKeyPrefix + "sms", h.policy.HourlyLimitGlobal, time.Hour},
-	)
+// sendPending is send for a code kept in codes (domain.PendingCode, one
+// per subject's key): a new code replaces the key's earlier one.
+func (s codeSender) sendPending(ctx context.Context, codes PendingCodes, subject domain.CodeSubject, rules []rule, now time.Time) error {
+	key := subject.Key()
+	return s.send(ctx, subject, rules, now,
+		func(codeHash []byte) error {
+			err := codes.Upsert(ctx, key, now, func(*domain.PendingCode) *domain.PendingCode {
+				return domain.NewPendingCode(subject, codeHash, now, s.policy.CodeTTL)
+			})
+			if err != nil {
+				return fmt.Errorf("save pending code: %w", err)
+			}
+			return nil
+		},
+		func() error {
+			err := codes.Update(ctx, key, now, func(c *domain.PendingCode) error {
+				c.KillCode()
+				return nil
+			})
+			if errors.Is(err, domain.ErrNoPendingCode) {
+				return nil
+			}
+			return err
+		})
+}
+
+// sendRules are the sending limits of a code to phone, the most specific
+// first: the phone's cooldown, its daily cap, the daily caps of alsoDaily
+// (a phone change's current number), the client network's hourly cap,
+// the global hourly budget. The phone's windows are keyed by its number
+// alone, so every purpose shares them: a code sent to register starts
+// the cooldown of a reset to the same number.
+func (p Policy) sendRules(phone domain.PhoneNumber, clientNet string, alsoDaily ...domain.PhoneNumber) []rule {
+	rules := make([]rule, 0, 4+len(alsoDaily))
+	rules = append(rules,
+		rule{LimitCooldown, "sms:cooldown:" + phone.E164(), 1, p.ResendInterval},
+		rule{LimitPhoneDaily, "sms:day:" + phone.E164(), p.DailyLimitPerPhone, 24 * time.Hour})
+	for _, other := range alsoDaily {
+		rules = append(rules, rule{LimitPhoneDaily, "sms:day:" + other.E164(), p.DailyLimitPerPhone, 24 * time.Hour})
+	}
+	return append(rules,
+		rule{LimitNetHourly, "sms:ip:" + clientNet, p.HourlyLimitPerIP, time.Hour},
+		rule{LimitGlobalHourly, GlobalKeyPrefix + "sms", p.HourlyLimitGlobal, time.Hour})
 }

@@ -27,18 +27,14 @@ type VerifyCodeResult struct {
 type VerifyCodeHandler struct {
 	pending PendingRegistrations
 	hasher  CodeHasher
-	limits  RateLimits
-	alarms  Alarms
+	guard   *CodeGuard
 	clock   Clock
 	policy  Policy
-	// alarmed is the end (Unix ms) of the last global window reported
-	// spent, so that the operator hears of each window once.
-	alarmed atomic.Int64
 }
 
 // NewVerifyCodeHandler builds the step-2 handler.
-func NewVerifyCodeHandler(pending PendingRegistrations, hasher CodeHasher, limits RateLimits, alarms Alarms, clock Clock, policy Policy) *VerifyCodeHandler {
-	return &VerifyCodeHandler{pending: pending, hasher: hasher, limits: limits, alarms: alarms, clock: clock, policy: policy}
+func NewVerifyCodeHandler(pending PendingRegistrations, hasher CodeHasher, guard *CodeGuard, clock Clock, policy Policy) *VerifyCodeHandler {
+	return &VerifyCodeHandler{pending: pending, hasher: hasher, guard: guard, clock: clock, policy: policy}
 }
 
 // Handle verifies the code against the pending registration. A wrong try
@@ -53,13 +49,13 @@ func (h *VerifyCodeHandler) Handle(ctx context.Context, in VerifyCode) (VerifyCo
 	by := domain.RegistrationClient{Token: newRegistrationToken(), Net: in.ClientNet}
 	candidate := h.hasher.HashCode(domain.CodeSubject{Purpose: domain.PurposeRegister, Phone: phone}, in.Code)
 	now := h.clock.Now()
-	held, err := h.reserveGuess(ctx, phone, in.ClientNet, now)
+	g, err := h.guard.reserve(ctx, phone, in.ClientNet, now)
 	if err != nil {
 		return VerifyCodeResult{}, err
 	}
 	var outcome error
 	wrong := false
-	counted := held[0].key != "" || held[1].key != "" || held[2].key != ""
+	counted := g.counted()
 	err = h.pending.Update(ctx, phone, now, func(p *domain.PendingRegistration) error {
 		if !counted { // no failure limit is on: nothing to tell apart
 			outcome = p.Verify(candidate, now, h.policy.CodeMaxAttempts, h.policy.RegistrationTTL, by)
@@ -73,9 +69,7 @@ func (h *VerifyCodeHandler) Handle(ctx context.Context, in VerifyCode) (VerifyCo
 		return nil // persist the attempt whatever the outcome
 	})
 	if err != nil || !wrong {
-		for _, t := range held {
-			giveBack(ctx, h.limits, t, now)
-		}
+		h.guard.release(ctx, now, g.net, g.global, g.phone)
 	}
 	if err != nil {
 		return VerifyCodeResult{}, err
@@ -86,56 +80,141 @@ func (h *VerifyCodeHandler) Handle(ctx context.Context, in VerifyCode) (VerifyCo
 	return VerifyCodeResult{RegistrationToken: by.Token}, nil
 }
 
-// reserveGuess takes, before the code is judged, the place a wrong code
-// would use in each failure limit: the client network's failures, the
+// CodeGuard is what every check of a code shares, whatever its purpose:
+// the limits on wrong codes (the client network's failures, the number's
+// wrong codes per day, the deployment's per hour), and the operator's
+// alarm when the deployment's budget is spent, raised once per window
+// whichever check met it. The wiring makes one for all the checks.
+type CodeGuard struct {
+	limits RateLimits
+	alarms Alarms
+	policy Policy
+	// alarmed is the end (Unix ms) of the last global window reported
+	// spent, so that the operator hears of each window once.
+	alarmed atomic.Int64
+}
+
+// NewCodeGuard builds the guard of code checks.
+func NewCodeGuard(limits RateLimits, alarms Alarms, policy Policy) *CodeGuard {
+	return &CodeGuard{limits: limits, alarms: alarms, policy: policy}
+}
+
+// guess is the places one code check holds in the failure limits while
+// its code is judged: the client network's failures, the deployment's
+// wrong codes, the number's wrong codes.
+type guess struct{ net, global, phone taken }
+
+// counted reports whether any failure limit is on.
+func (g guess) counted() bool { return g.net.key != "" || g.global.key != "" || g.phone.key != "" }
+
+// reserve takes, before the code is judged, the place a wrong code would
+// use in each failure limit: the client network's failures, the
 // deployment's wrong codes per hour, and the number's wrong codes per day.
-// The places are given back unless the code turns out wrong, so that
-// concurrent guesses never overshoot. Past the number's daily limit every
-// code of the number is dead (domain.ErrTooManyAttempts), a right one too.
-func (h *VerifyCodeHandler) reserveGuess(ctx context.Context, phone domain.PhoneNumber, clientNet string, now time.Time) ([3]taken, error) {
-	var held [3]taken
+// The places are given back (release) unless the code turns out wrong, so
+// that concurrent guesses never overshoot. Past the number's daily limit
+// every code of the number is dead (domain.ErrTooManyAttempts), a right
+// one too.
+func (c *CodeGuard) reserve(ctx context.Context, phone domain.PhoneNumber, clientNet string, now time.Time) (guess, error) {
+	var g guess
 	var err error
-	if held[0], err = take(ctx, h.limits, h.policy.failureRule(clientNet), now); err != nil {
-		return held, err
+	if g.net, err = take(ctx, c.limits, c.policy.failureRule(clientNet), now); err != nil {
+		return guess{}, err
 	}
-	release := func() {
-		for _, t := range held {
-			giveBack(ctx, h.limits, t, now)
-		}
-	}
-	global := rule{LimitCodeGlobalHourly, GlobalKeyPrefix + "code-failures", h.policy.CodeHourlyFailuresGlobal, time.Hour}
-	if held[1], err = take(ctx, h.limits, global, now); err != nil {
-		release()
+	global := rule{LimitCodeGlobalHourly, GlobalKeyPrefix + "code-failures", c.policy.CodeHourlyFailuresGlobal, time.Hour}
+	if g.global, err = take(ctx, c.limits, global, now); err != nil {
+		c.release(ctx, now, g.net)
 		var rl *RateLimitedError
 		if errors.As(err, &rl) {
-			h.alarm(now.Add(rl.RetryAfter))
+			c.alarm(now.Add(rl.RetryAfter))
 		}
-		return held, err
+		return guess{}, err
 	}
-	perPhone := rule{"code_phone_daily", "code-failures:" + phone.E164(), h.policy.CodeDailyFailuresPerPhone, 24 * time.Hour}
-	if held[2], err = take(ctx, h.limits, perPhone, now); err != nil {
-		release()
+	perPhone := rule{"code_phone_daily", "code-failures:" + phone.E164(), c.policy.CodeDailyFailuresPerPhone, 24 * time.Hour}
+	if g.phone, err = take(ctx, c.limits, perPhone, now); err != nil {
+		c.release(ctx, now, g.net, g.global)
 		var rl *RateLimitedError
 		if errors.As(err, &rl) {
-			return held, domain.ErrTooManyAttempts
+			return guess{}, domain.ErrTooManyAttempts
 		}
-		return held, err
+		return guess{}, err
 	}
-	return held, nil
+	return g, nil
+}
+
+// release gives back places that turned out not to count.
+func (c *CodeGuard) release(ctx context.Context, now time.Time, places ...taken) {
+	for _, t := range places {
+		giveBack(ctx, c.limits, t, now)
+	}
+}
+
+// verifyPending judges candidate, the hash of the code the client typed
+// bound to want (the subject the client claims), against the live code
+// under want.Key() in codes, with the rules of every code check: the
+// guard's places taken first, every wrong try stored atomically with
+// the check (so concurrent guesses cannot pass the attempt limit), a right
+// code used up. No live code is domain.ErrNoPendingCode.
+//
+// A code whose subject is not want (a phone change's code sent to
+// another number than the one typed) is a wrong try of that code: it
+// counts against its attempts and the client network's failures, but
+// not against the typed number's daily wrong codes, so that typing a
+// stranger's number spends nothing of the stranger's.
+//
+// On success the client network's place is still held, and returned:
+// the caller settles it when it knows whether its own answer is a
+// failure.
+func (c *CodeGuard) verifyPending(ctx context.Context, codes PendingCodes, want domain.CodeSubject, candidate []byte, clientNet string, now time.Time) (taken, error) {
+	g, err := c.reserve(ctx, want.Phone, clientNet, now)
+	if err != nil {
+		return taken{}, err
+	}
+	var outcome error
+	wrong, other := false, false
+	err = codes.Update(ctx, want.Key(), now, func(p *domain.PendingCode) error {
+		cand := candidate
+		if other = !sameSubject(p.Subject(), want); other {
+			cand = nil // matches no code
+		}
+		before := p.Snapshot().Attempts
+		outcome = p.Verify(cand, now, c.policy.CodeMaxAttempts)
+		wrong = p.Snapshot().Attempts > before
+		return nil // persist the attempt whatever the outcome
+	})
+	switch {
+	case err != nil || (!wrong && outcome != nil):
+		c.release(ctx, now, g.net, g.global, g.phone)
+	case wrong && other:
+		c.release(ctx, now, g.phone)
+	case outcome == nil:
+		c.release(ctx, now, g.global, g.phone)
+	}
+	if err != nil {
+		return taken{}, err
+	}
+	if outcome != nil {
+		return taken{}, outcome
+	}
+	return g.net, nil
+}
+
+// sameSubject compares subjects by what the code's hash binds.
+func sameSubject(a, b domain.CodeSubject) bool {
+	return a.Purpose == b.Purpose && a.Phone.E164() == b.Phone.E164() && a.Account == b.Account
 }
 
 // alarm tells the operator, once per window, that the deployment's wrong
 // codes reached their hourly budget: someone is guessing codes across
 // numbers, and honest users cannot verify until the window ends.
-func (h *VerifyCodeHandler) alarm(until time.Time) {
+func (c *CodeGuard) alarm(until time.Time) {
 	end := until.UnixMilli()
 	for {
-		last := h.alarmed.Load()
+		last := c.alarmed.Load()
 		if last == end {
 			return // this window was reported
 		}
-		if h.alarmed.CompareAndSwap(last, end) {
-			h.alarms.CodeFailuresBudgetSpent(h.policy.CodeHourlyFailuresGlobal, until)
+		if c.alarmed.CompareAndSwap(last, end) {
+			c.alarms.CodeFailuresBudgetSpent(c.policy.CodeHourlyFailuresGlobal, until)
 			return
 		}
 	}

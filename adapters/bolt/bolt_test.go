@@ -33,7 +33,10 @@ func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
 		s := open(t, filepath.Join(t.TempDir(), "phoneauth.db"))
 		t.Cleanup(func() { _ = s.Close() })
-		return storetest.Stores{Users: s.Users(), Pending: s.PendingRegistrations(), Sessions: s.Sessions(), Expirers: []application.Expirer{s}}
+		return storetest.Stores{
+			Users: s.Users(), Pending: s.PendingRegistrations(), Sessions: s.Sessions(), Codes: s.PendingCodes(),
+			Dump: s.Dump, Expirers: []application.Expirer{s},
+		}
 	})
 }
 
@@ -105,9 +108,21 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 		"Update": func() error {
 			return s.PendingRegistrations().Update(ctx, p, base, func(*domain.PendingRegistration) error { return nil })
 		},
-		"Delete":        func() error { return s.PendingRegistrations().Delete(ctx, p) },
-		"DeleteExpired": func() error { _, err := s.DeleteExpired(ctx, base); return err },
-		"Ping":          func() error { return s.Ping(ctx) },
+		"Delete": func() error { return s.PendingRegistrations().Delete(ctx, p) },
+		"Users.Update": func() error {
+			_, err := s.Users().Update(ctx, "u1", func(*domain.User) error { return nil })
+			return err
+		},
+		"Users.Delete": func() error { return s.Users().Delete(ctx, "u1") },
+		"PendingCodes.Upsert": func() error {
+			return s.PendingCodes().Upsert(ctx, "k", base, func(c *domain.PendingCode) *domain.PendingCode { return c })
+		},
+		"PendingCodes.Update": func() error {
+			return s.PendingCodes().Update(ctx, "k", base, func(*domain.PendingCode) error { return nil })
+		},
+		"PendingCodes.Delete": func() error { return s.PendingCodes().Delete(ctx, "k") },
+		"DeleteExpired":       func() error { _, err := s.DeleteExpired(ctx, base); return err },
+		"Ping":                func() error { return s.Ping(ctx) },
 	} {
 		if err := call(); !errors.Is(err, application.ErrUnavailable) {
 			t.Errorf("%s on a closed store = %v, want application.ErrUnavailable", name, err)

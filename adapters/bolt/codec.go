@@ -275,15 +275,9 @@ func appendCanonicalPending(b []byte, d *pendingDoc) ([]byte, bool) {
 		b = append(b, '"')
 	}
 	tm := func(name string, t time.Time) {
-		if !ok {
-			return
+		if ok {
+			b, ok = appendJSONTime(b, name, t)
 		}
-		b = append(b, name...)
-		b = append(b, '"')
-		var err error
-		b, err = t.AppendText(b)
-		b = append(b, '"')
-		ok = err == nil
 	}
 	str(`{"phone":`, d.Phone)
 	if len(d.CodeHash) > 0 {
@@ -315,6 +309,17 @@ func appendCanonicalPending(b []byte, d *pendingDoc) ([]byte, bool) {
 	tm(`,"expires_at":`, d.ExpiresAt)
 	b = append(b, '}')
 	return b, ok
+}
+
+// appendJSONTime appends the member name (its leading comma and key,
+// written by the caller as `,"key":`) and t as json.Marshal writes a
+// time, and reports false if t cannot be written (a year outside
+// 0–9999).
+func appendJSONTime(b []byte, name string, t time.Time) ([]byte, bool) {
+	b = append(b, name...)
+	b = append(b, '"')
+	b, err := t.AppendText(b)
+	return append(b, '"'), err == nil
 }
 
 // plainForJSON reports whether json.Marshal writes s as its own bytes
@@ -469,15 +474,9 @@ func appendCanonicalSession(b []byte, d *sessionDoc) ([]byte, bool) {
 	}
 	ok := true
 	tm := func(name string, t time.Time) {
-		if !ok {
-			return
+		if ok {
+			b, ok = appendJSONTime(b, name, t)
 		}
-		b = append(b, name...)
-		b = append(b, '"')
-		var err error
-		b, err = t.AppendText(b)
-		b = append(b, '"')
-		ok = err == nil
 	}
 	b = append(b, `{"id":"`...)
 	b = append(b, d.ID...)

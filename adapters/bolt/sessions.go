@@ -100,10 +100,15 @@ func (r *Sessions) Update(ctx context.Context, id string, now time.Time, fn func
 	err := r.s.writes.update(func(tx *bbolt.Tx) error {
 		// As in Create, an outcome is an answer, not a failed
 		// transaction: returned to bbolt it would re-run the batch.
-		var data []byte
-		data, outcome = applySession(tx.Bucket(bucketSessions).Get(key), id, now, fn)
+		var data, indexKey []byte
+		data, indexKey, outcome = applySession(tx.Bucket(bucketSessions).Get(key), id, now, fn)
 		if outcome != nil || data == nil {
 			return nil
+		}
+		if indexKey != nil {
+			if err := tx.Bucket(bucketSessionsByUser).Put(indexKey, []byte{}); err != nil {
+				return err
+			}
 		}
 		return tx.Bucket(bucketSessions).Put(key, data)
 	})
@@ -114,25 +119,41 @@ func (r *Sessions) Update(ctx context.Context, id string, now time.Time, fn func
 }
 
 // applySession decodes a stored session, applies fn and encodes the
-// result; nil when fn changed nothing.
-func applySession(stored []byte, id string, now time.Time, fn func(*domain.Session) error) ([]byte, error) {
+// result; nil when fn changed nothing. indexKey is the sessions_by_user
+// entry to write with it, nil when the record it replaces already has one
+// (a refresh of a recorded session, nearly every write, touches only the
+// sessions bucket).
+func applySession(stored []byte, id string, now time.Time, fn func(*domain.Session) error) (data, indexKey []byte, err error) {
 	s, err := liveSession(id, stored, now)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	before := s
 	if err := fn(&s); err != nil || s == before {
-		return nil, err
+		return nil, nil, err
 	}
 	if s.ID() != id {
-		return nil, fmt.Errorf("bolt: update of session %q returned another session", id)
+		return nil, nil, fmt.Errorf("bolt: update of session %q returned another session", id)
 	}
 	doc := toSessionDoc(&s)
-	data, err := encodeSessionDoc(&doc)
+	data, err = encodeSessionDoc(&doc)
 	if err != nil {
-		return nil, fmt.Errorf("bolt: encode session: %w", err)
+		return nil, nil, fmt.Errorf("bolt: encode session: %w", err)
 	}
-	return data, nil
+	if before.Current().UserID != doc.UserID {
+		indexKey = sessionIndexKey(doc.UserID, id)
+	}
+	return data, indexKey, nil
+}
+
+// sessionIndexKey is the sessions_by_user entry of a session: the
+// account id, a zero byte (ids hold none) and the session id, so that an
+// account's sessions are one prefix of the index.
+func sessionIndexKey(userID, sessionID string) []byte {
+	k := make([]byte, 0, len(userID)+1+len(sessionID))
+	k = append(k, userID...)
+	k = append(k, 0)
+	return append(k, sessionID...)
 }
 
 // Get returns id's session as it stands at now (the zero Session if
@@ -159,5 +180,5 @@ func (r *Sessions) Get(ctx context.Context, id string, now time.Time) (domain.Se
 
 // DeleteExpired deletes the sessions past their retention (see sweep).
 func (r *Sessions) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	return r.s.sweep(ctx, bucketSessions, "sessions", func(k []byte) zap.Field { return zap.ByteString("session", k) }, now)
+	return r.s.sweep(ctx, bucketSessions, bucketSessionsByUser, "sessions", func(k []byte) zap.Field { return zap.ByteString("session", k) }, now)
 }

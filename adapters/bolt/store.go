@@ -15,11 +15,13 @@ import (
 )
 
 var (
-	bucketUsers    = []byte("users")
-	bucketEmails   = []byte("users_by_email")
-	bucketUserIDs  = []byte("users_by_id")
-	bucketPending  = []byte("pending")
-	bucketSessions = []byte("sessions")
+	bucketUsers          = []byte("users")
+	bucketEmails         = []byte("users_by_email")
+	bucketUserIDs        = []byte("users_by_id")
+	bucketPending        = []byte("pending")
+	bucketSessions       = []byte("sessions")
+	bucketSessionsByUser = []byte("sessions_by_user")
+	bucketCodes          = []byte("codes")
 )
 
 // Tuning, variables only so that tests can shrink them.
@@ -33,9 +35,9 @@ var (
 )
 
 // Store is one bbolt file and the repositories that share it: Users,
-// PendingRegistrations and Sessions. Store itself sweeps expired records,
-// pending registrations and sessions (application.Expirer). It is safe
-// for concurrent use.
+// PendingRegistrations, PendingCodes and Sessions. Store itself sweeps
+// expired records, pending registrations, codes and sessions
+// (application.Expirer). It is safe for concurrent use.
 type Store struct {
 	db     *bbolt.DB
 	writes *groupCommit
@@ -43,6 +45,7 @@ type Store struct {
 
 	users    *Users
 	pending  *PendingRegistrations
+	codes    *PendingCodes
 	sessions *Sessions
 }
 
@@ -69,12 +72,15 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 		return nil, unavailable("open "+path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{bucketUsers, bucketEmails, bucketPending, bucketSessions} {
+		for _, name := range [][]byte{bucketUsers, bucketEmails, bucketPending, bucketSessions, bucketCodes} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return ensureUserIDIndex(tx, log)
+		if err := ensureUserIDIndex(tx, log); err != nil {
+			return err
+		}
+		return ensureSessionUserIndex(tx, log)
 	})
 	if err != nil {
 		_ = db.Close()
@@ -84,6 +90,7 @@ func Open(path string, log *zap.Logger) (*Store, error) {
 	s := &Store{db: db, writes: newGroupCommit(db), log: log}
 	s.users = &Users{s: s}
 	s.pending = &PendingRegistrations{s: s}
+	s.codes = &PendingCodes{s: s}
 	s.sessions = &Sessions{s: s}
 	return s, nil
 }
@@ -105,6 +112,10 @@ func (s *Store) Users() *Users { return s.users }
 // PendingRegistrations returns the registrations-in-progress repository
 // (application.PendingRegistrations).
 func (s *Store) PendingRegistrations() *PendingRegistrations { return s.pending }
+
+// PendingCodes returns the codes sent for the purposes other than
+// registration (application.PendingCodes).
+func (s *Store) PendingCodes() *PendingCodes { return s.codes }
 
 // Ping reports whether the store can run a transaction, for readiness checks.
 func (s *Store) Ping(ctx context.Context) error {

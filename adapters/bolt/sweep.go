@@ -11,17 +11,21 @@ import (
 	"go.uber.org/zap"
 )
 
-// expiryDoc is the part of an expiring record the sweeper needs.
+// expiryDoc is the part of an expiring record the sweeper needs: when it
+// expires, and for a session its account (the sessions_by_user entry
+// goes with the record).
 type expiryDoc struct {
 	ExpiresAt time.Time `json:"expires_at"`
+	UserID    string    `json:"user_id"`
 }
 
 // sweep deletes the records of bucket expired at now and returns how
 // many went: every expiring record says when it expires as expires_at
-// (expiryDoc). It works through the bucket in transactions of at most
+// (expiryDoc). With byUser set (the sessions), each deleted record's
+// entry in that index goes in the same transaction. It works through the bucket in transactions of at most
 // sweepScan records, so that writes wait on it briefly. A record that
 // cannot be decoded is logged (its key through logKey) and left alone.
-func (s *Store) sweep(ctx context.Context, bucket []byte, what string, logKey func([]byte) zap.Field, now time.Time) (int, error) {
+func (s *Store) sweep(ctx context.Context, bucket, byUser []byte, what string, logKey func([]byte) zap.Field, now time.Time) (int, error) {
 	total := 0
 	var after []byte // last key examined, the next transaction's start
 	for {
@@ -43,7 +47,7 @@ func (s *Store) sweep(ctx context.Context, bucket []byte, what string, logKey fu
 			}
 			// Deleting under a live cursor can make bbolt skip the next
 			// key, so collect first and delete after the scan.
-			var expired [][]byte
+			var expired, entries [][]byte
 			for scanned := 0; k != nil && scanned < sweepScan; k, v = c.Next() {
 				scanned++
 				after = slices.Clone(k)
@@ -54,11 +58,19 @@ func (s *Store) sweep(ctx context.Context, bucket []byte, what string, logKey fu
 				}
 				if !now.Before(doc.ExpiresAt) {
 					expired = append(expired, slices.Clone(k))
+					if byUser != nil {
+						entries = append(entries, sessionIndexKey(doc.UserID, string(k)))
+					}
 				}
 			}
 			done = k == nil
 			for _, key := range expired {
 				if err := b.Delete(key); err != nil {
+					return err
+				}
+			}
+			for _, key := range entries {
+				if err := tx.Bucket(byUser).Delete(key); err != nil {
 					return err
 				}
 			}

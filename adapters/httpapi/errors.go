@@ -25,6 +25,11 @@ const (
 	msgRefreshed       = "刷新成功"
 	msgAccount         = "获取成功"
 	msgLoggedOut       = "成功注销"
+	msgPasswordReset   = "密码重置成功"
+	msgPasswordChanged = "密码修改成功"
+	msgPhoneChanged    = "手机号修改成功"
+	msgAccountDeleted  = "账号已注销"
+	msgPhoneTaken      = "该手机号已被使用"
 	msgUserExists      = "该用户已经存在,注册失败"
 	msgVerifyFailed    = "验证没有通过"
 	msgNotVerified     = "验证码没有通过"
@@ -110,22 +115,62 @@ const (
 	refresh
 	me
 	logout
+	resetSend
+	reset
+	changePassword
+	changePhoneSend
+	changePhone
+	deleteAccount
 )
+
+// The rows that several endpoints share.
+var (
+	// codeRows: a code check's failures (register step 2 adds its own
+	// no_pending_registration).
+	codeRows = []outcome{
+		{domain.ErrCodeMismatch, fiber.StatusOK, application.ReasonCodeMismatch, msgVerifyFailed, 0},
+		{domain.ErrCodeExpired, fiber.StatusOK, application.ReasonCodeExpired, msgVerifyFailed, 0},
+		{domain.ErrTooManyAttempts, fiber.StatusOK, application.ReasonTooManyAttempts, msgVerifyFailed, 0},
+		{domain.ErrNoPendingCode, fiber.StatusOK, application.ReasonNoPendingCode, msgVerifyFailed, 0},
+	}
+	// passwordRows: a new password the policy refuses.
+	passwordRows = []outcome{
+		{domain.ErrPasswordLength, fiber.StatusOK, application.ReasonPasswordLength, msgPasswordLength, 0},
+		{domain.ErrPasswordMismatch, fiber.StatusOK, application.ReasonPasswordMismatch, msgPasswordDiffer, 0},
+	}
+	// proofRows: a login proof's failures, at login and wherever the
+	// password is proven again; an unknown number only login can meet.
+	proofRows = []outcome{
+		{domain.ErrWrongPassword, fiber.StatusOK, application.ReasonWrongPassword, msgWrongPassword, 0},
+		{application.ErrStaleRequest, fiber.StatusOK, application.ReasonStaleRequest, msgStale, 0},
+		{application.ErrReplayedRequest, fiber.StatusOK, application.ReasonReplayedRequest, msgStale, 0},
+	}
+	countryRow    = outcome{domain.ErrCountryNotAllowed, fiber.StatusOK, application.ReasonCountryNotAllowed, msgCountry, 0}
+	noSuchUserRow = outcome{domain.ErrUserNotFound, fiber.StatusOK, application.ReasonNoSuchUser, msgNoSuchUser, 0}
+	phoneTakenRow = outcome{domain.ErrPhoneTaken, fiber.StatusOK, application.ReasonPhoneTaken, msgPhoneTaken, 0}
+)
+
+func rows(parts ...[]outcome) []outcome {
+	var all []outcome
+	for _, p := range parts {
+		all = append(all, p...)
+	}
+	return all
+}
 
 // perEndpoint holds the rows whose message depends on the endpoint: the
 // original API answers a taken phone with msgUserExists at step 1 but
-// with msgRegisterFailed at step 4.
+// with msgRegisterFailed at step 4. Only the endpoint's own rows apply,
+// so that an error one endpoint never gives cannot borrow another's
+// wording.
 var perEndpoint = map[endpoint][]outcome{
 	step1: {
 		{domain.ErrUserExists, fiber.StatusOK, application.ReasonUserExists, msgUserExists, 0},
 		{domain.ErrCountryNotAllowed, fiber.StatusOK, application.ReasonCountryNotAllowed, msgCountry, 0},
 	},
-	step2: {
-		{domain.ErrCodeMismatch, fiber.StatusOK, application.ReasonCodeMismatch, msgVerifyFailed, 0},
-		{domain.ErrCodeExpired, fiber.StatusOK, application.ReasonCodeExpired, msgVerifyFailed, 0},
-		{domain.ErrTooManyAttempts, fiber.StatusOK, application.ReasonTooManyAttempts, msgVerifyFailed, 0},
+	step2: rows(codeRows[:3], []outcome{
 		{domain.ErrNoPending, fiber.StatusOK, application.ReasonNoPendingRegistration, msgVerifyFailed, 0},
-	},
+	}),
 	step3: {
 		{domain.ErrNotVerified, fiber.StatusOK, application.ReasonNotVerified, msgNotVerified, 0},
 		{domain.ErrPasswordLength, fiber.StatusOK, application.ReasonPasswordLength, msgPasswordLength, 0},
@@ -138,12 +183,13 @@ var perEndpoint = map[endpoint][]outcome{
 		{domain.ErrPasswordMissing, fiber.StatusOK, application.ReasonPasswordMissing, msgRegisterFailed, 0},
 		{domain.ErrUserExists, fiber.StatusOK, application.ReasonUserExists, msgRegisterFailed, 0},
 	},
-	login: {
-		{domain.ErrUserNotFound, fiber.StatusOK, application.ReasonNoSuchUser, msgNoSuchUser, 0},
-		{domain.ErrWrongPassword, fiber.StatusOK, application.ReasonWrongPassword, msgWrongPassword, 0},
-		{application.ErrStaleRequest, fiber.StatusOK, application.ReasonStaleRequest, msgStale, 0},
-		{application.ErrReplayedRequest, fiber.StatusOK, application.ReasonReplayedRequest, msgStale, 0},
-	},
+	login:           rows([]outcome{noSuchUserRow}, proofRows),
+	resetSend:       {noSuchUserRow, countryRow},
+	reset:           rows(passwordRows, codeRows),
+	changePassword:  rows(proofRows, passwordRows),
+	changePhoneSend: rows(proofRows, []outcome{phoneTakenRow, countryRow}),
+	changePhone:     rows(codeRows, []outcome{phoneTakenRow}),
+	deleteAccount:   proofRows,
 }
 
 // common holds the rows every endpoint shares.

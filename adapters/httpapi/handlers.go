@@ -111,6 +111,76 @@ func (s *Server) logout(c *fiber.Ctx) error {
 
 var emptyObject = []byte("{}")
 
+func (s *Server) resetSend(c *fiber.Ctx) error {
+	var req resetSendRequest
+	if err := decode(rawBody(c), &req); err != nil {
+		return err
+	}
+	if err := s.app.ResetPasswordSend.Handle(c.UserContext(), req.toApp(s.clientNet(c))); err != nil {
+		return err
+	}
+	return ok(c, msgSent)
+}
+
+func (s *Server) reset(c *fiber.Ctx) error {
+	var req resetRequest
+	if err := decode(rawBody(c), &req); err != nil {
+		return err
+	}
+	if err := s.app.ResetPassword.Handle(c.UserContext(), req.toApp(s.clientNet(c))); err != nil {
+		return err
+	}
+	return ok(c, msgPasswordReset)
+}
+
+// changePassword and the routes below are authenticated: the token was
+// checked, and the account read, by requireToken.
+func (s *Server) changePassword(c *fiber.Ctx) error {
+	var req changePasswordRequest
+	if err := decode(rawBody(c), &req); err != nil {
+		return err
+	}
+	pair, err := s.app.ChangePassword.Handle(c.UserContext(), req.toApp(principalOf(c), s.clientNet(c)))
+	if err != nil {
+		return err
+	}
+	return c.JSON(withPair(response{Code: 1, Message: msgPasswordChanged}, pair))
+}
+
+func (s *Server) changePhoneSend(c *fiber.Ctx) error {
+	var req changePhoneSendRequest
+	if err := decode(rawBody(c), &req); err != nil {
+		return err
+	}
+	if err := s.app.ChangePhoneSend.Handle(c.UserContext(), req.toApp(principalOf(c), s.clientNet(c))); err != nil {
+		return err
+	}
+	return ok(c, msgSent)
+}
+
+func (s *Server) changePhone(c *fiber.Ctx) error {
+	var req changePhoneRequest
+	if err := decode(rawBody(c), &req); err != nil {
+		return err
+	}
+	pair, err := s.app.ChangePhone.Handle(c.UserContext(), req.toApp(principalOf(c), s.clientNet(c)))
+	if err != nil {
+		return err
+	}
+	return c.JSON(withPair(response{Code: 1, Message: msgPhoneChanged}, pair))
+}
+
+func (s *Server) deleteAccount(c *fiber.Ctx) error {
+	var req deleteAccountRequest
+	if err := decode(rawBody(c), &req); err != nil {
+		return err
+	}
+	if err := s.app.DeleteAccount.Handle(c.UserContext(), req.toApp(principalOf(c), s.clientNet(c))); err != nil {
+		return err
+	}
+	return ok(c, msgAccountDeleted)
+}
+
 // withPair adds a session's pair to a success answer, lifetimes in
 // whole seconds.
 func withPair(r response, p application.SessionTokens) response {

@@ -31,6 +31,13 @@ var operations = map[endpoint]string{
 	refresh: application.OpRefresh,
 	me:      application.OpMe,
 	logout:  application.OpLogout,
+
+	resetSend:       application.OpResetPasswordSend,
+	reset:           application.OpResetPassword,
+	changePassword:  application.OpChangePassword,
+	changePhoneSend: application.OpChangePhoneSend,
+	changePhone:     application.OpChangePhone,
+	deleteAccount:   application.OpDeleteAccount,
 }
 
 // Locals keys written by handleError for the observer.

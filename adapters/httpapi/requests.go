@@ -86,3 +86,78 @@ type logoutRequest struct {
 func (r logoutRequest) toApp(accessToken string) application.Logout {
 	return application.Logout{AccessToken: accessToken, RefreshToken: r.RefreshToken, All: r.All}
 }
+
+// resetSendRequest is POST /client/reset-password-step-1: send a reset
+// code to a registered number.
+type resetSendRequest struct {
+	PhoneNumber string `field:"phone_number"`
+}
+
+func (r resetSendRequest) toApp(clientNet string) application.ResetPasswordSend {
+	return application.ResetPasswordSend{Phone: r.PhoneNumber, ClientNet: clientNet}
+}
+
+// resetRequest is POST /client/reset-password-step-2: the reset code and
+// the new password.
+type resetRequest struct {
+	PhoneNumber     string `field:"phone_number"`
+	ValidateNumber  string `field:"validate_number"`
+	Password        string `field:"password"`
+	PasswordConfirm string `field:"password_confirm"`
+}
+
+func (r resetRequest) toApp(clientNet string) application.ResetPassword {
+	return application.ResetPassword{Phone: r.PhoneNumber, Code: r.ValidateNumber, Password: r.Password, PasswordConfirm: r.PasswordConfirm, ClientNet: clientNet}
+}
+
+// changePasswordRequest is POST /client/change-password: the login proof
+// of the current password (as loginRequest's) and the new one.
+type changePasswordRequest struct {
+	EncryptionStr   string `field:"encryption_str"`
+	RandomStr       string `field:"random_str"`
+	TimeStamp       string `field:"time_stamp,integer"`
+	Password        string `field:"password"`
+	PasswordConfirm string `field:"password_confirm"`
+}
+
+func (r changePasswordRequest) toApp(p application.Principal, clientNet string) application.ChangePassword {
+	return application.ChangePassword{Principal: p, Proof: application.Proof{EncryptionStr: r.EncryptionStr, RandomStr: r.RandomStr, TimeStamp: r.TimeStamp},
+		Password: r.Password, PasswordConfirm: r.PasswordConfirm, ClientNet: clientNet}
+}
+
+// changePhoneSendRequest is POST /client/change-phone-step-1: the new
+// number and the login proof of the password.
+type changePhoneSendRequest struct {
+	NewPhoneNumber string `field:"new_phone_number"`
+	EncryptionStr  string `field:"encryption_str"`
+	RandomStr      string `field:"random_str"`
+	TimeStamp      string `field:"time_stamp,integer"`
+}
+
+func (r changePhoneSendRequest) toApp(p application.Principal, clientNet string) application.ChangePhoneSend {
+	return application.ChangePhoneSend{Principal: p, NewPhone: r.NewPhoneNumber,
+		Proof: application.Proof{EncryptionStr: r.EncryptionStr, RandomStr: r.RandomStr, TimeStamp: r.TimeStamp}, ClientNet: clientNet}
+}
+
+// changePhoneRequest is POST /client/change-phone-step-2: the new number
+// and the code it received.
+type changePhoneRequest struct {
+	NewPhoneNumber string `field:"new_phone_number"`
+	ValidateNumber string `field:"validate_number"`
+}
+
+func (r changePhoneRequest) toApp(p application.Principal, clientNet string) application.ChangePhone {
+	return application.ChangePhone{Principal: p, NewPhone: r.NewPhoneNumber, Code: r.ValidateNumber, ClientNet: clientNet}
+}
+
+// deleteAccountRequest is POST /client/delete-account: the login proof
+// of the password.
+type deleteAccountRequest struct {
+	EncryptionStr string `field:"encryption_str"`
+	RandomStr     string `field:"random_str"`
+	TimeStamp     string `field:"time_stamp,integer"`
+}
+
+func (r deleteAccountRequest) toApp(p application.Principal, clientNet string) application.DeleteAccount {
+	return application.DeleteAccount{Principal: p, Proof: application.Proof{EncryptionStr: r.EncryptionStr, RandomStr: r.RandomStr, TimeStamp: r.TimeStamp}, ClientNet: clientNet}
+}

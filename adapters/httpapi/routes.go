@@ -24,6 +24,14 @@ func (s *Server) mount(cfg Config) {
 	// backend's clients call it.
 	s.route(fiber.MethodPost, "/client/logout", logout, s.logout, public)
 	s.route(fiber.MethodGet, "/client/logout", logout, s.logout, public)
+	// Account recovery (public: its owner cannot log in) and changes
+	// (authenticated, and each proves the password or a code again).
+	s.route(fiber.MethodPost, "/client/reset-password-step-1", resetSend, s.resetSend, public)
+	s.route(fiber.MethodPost, "/client/reset-password-step-2", reset, s.reset, public)
+	s.route(fiber.MethodPost, "/client/change-password", changePassword, s.changePassword, authenticated)
+	s.route(fiber.MethodPost, "/client/change-phone-step-1", changePhoneSend, s.changePhoneSend, authenticated)
+	s.route(fiber.MethodPost, "/client/change-phone-step-2", changePhone, s.changePhone, authenticated)
+	s.route(fiber.MethodPost, "/client/delete-account", deleteAccount, s.deleteAccount, authenticated)
 	if len(cfg.JWKS) > 0 {
 		s.route(fiber.MethodGet, JWKSPath, anyEndpoint, jwks(cfg.JWKS), public)
 	}

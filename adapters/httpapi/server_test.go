@@ -417,3 +417,21 @@ func TestUntrustedPeerCannotForgeClientNet(t *testing.T) {
 		}
 	}
 }
+
+// TestHeadersTooLarge: a request whose headers overflow the read buffer
+// (4 KiB) is refused before it is routed, with 431 and the bad-request
+// answer the OpenAPI document gives every operation for it, and reaches
+// no use case.
+func TestHeadersTooLarge(t *testing.T) {
+	x := newFixture(t, httpapi.Config{})
+	for _, path := range []string{"/client/login", "/client/reset-password-step-1", "/client/change-password"} {
+		status, got, h := x.do(t, http.MethodPost, path, `{}`, "X-Padding", strings.Repeat("a", 5000))
+		if status != http.StatusRequestHeaderFieldsTooLarge || got != `{"code":0,"message":"请求参数错误","error":"bad_request"}` {
+			t.Errorf("%s: %d %s, want 431 bad_request", path, status, got)
+		}
+		openapitest.Check(t, http.MethodPost, path, status, h, []byte(got))
+	}
+	if n := x.f.Users.Count(); n != 0 {
+		t.Errorf("%d accounts after refused requests", n)
+	}
+}

@@ -14,7 +14,9 @@
 package metrics
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,6 +57,21 @@ var (
 		application.ReasonWrongPassword, application.ReasonNoSuchUser, application.ReasonAccountLocked, application.ReasonReplayedRequest, application.ReasonStaleRequest}
 )
 
+// accountOutcomes are the account's recovery and changes, the operations
+// account_operations_total counts, each with the outcomes that have a
+// series from the start: success and the reasons an operator watches
+// (guesses, probes, locks).
+var accountOutcomes = map[string][]string{
+	application.OpResetPasswordSend: {OutcomeSuccess, application.ReasonNoSuchUser, application.ReasonRateLimited},
+	application.OpResetPassword: {OutcomeSuccess, application.ReasonCodeMismatch, application.ReasonCodeExpired,
+		application.ReasonTooManyAttempts, application.ReasonNoPendingCode},
+	application.OpChangePassword:  {OutcomeSuccess, application.ReasonWrongPassword, application.ReasonAccountLocked, application.ReasonReplayedRequest},
+	application.OpChangePhoneSend: {OutcomeSuccess, application.ReasonWrongPassword, application.ReasonAccountLocked, application.ReasonPhoneTaken},
+	application.OpChangePhone: {OutcomeSuccess, application.ReasonCodeMismatch, application.ReasonTooManyAttempts,
+		application.ReasonNoPendingCode, application.ReasonPhoneTaken},
+	application.OpDeleteAccount: {OutcomeSuccess, application.ReasonWrongPassword, application.ReasonAccountLocked},
+}
+
 // Metrics holds the registry and the service's metrics. Its methods are
 // safe for concurrent use.
 type Metrics struct {
@@ -64,6 +81,7 @@ type Metrics struct {
 	smsSends      *prometheus.CounterVec
 	verifications *prometheus.CounterVec
 	logins        *prometheus.CounterVec
+	accountOps    *prometheus.CounterVec
 	rateLimited   *prometheus.CounterVec
 	storeDuration *prometheus.HistogramVec
 }
@@ -98,6 +116,11 @@ func New() *Metrics {
 			Namespace: namespace, Name: "logins_total",
 			Help: "Logins, by outcome: success or the answer's error reason (" + strings.Join(loginOutcomes[1:], ", ") + ", ...).",
 		}, []string{"outcome"}),
+		accountOps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "account_operations_total",
+			Help: "The account's recovery and changes (" + strings.Join(slices.Sorted(maps.Keys(accountOutcomes)), ", ") +
+				"), by operation and outcome: success or the answer's error reason.",
+		}, []string{"operation", "outcome"}),
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "rate_limited_total",
 			Help: "Requests refused by a rate limit, by kind (" + strings.Join(rateLimitKinds, ", ") + ").",
@@ -109,7 +132,7 @@ func New() *Metrics {
 		}, []string{"store", "operation", "result"}),
 	}
 	m.reg.MustRegister(
-		m.httpRequests, m.httpDuration, m.smsSends, m.verifications, m.logins, m.rateLimited, m.storeDuration,
+		m.httpRequests, m.httpDuration, m.smsSends, m.verifications, m.logins, m.accountOps, m.rateLimited, m.storeDuration,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -120,6 +143,11 @@ func New() *Metrics {
 	}
 	for _, o := range loginOutcomes {
 		m.logins.WithLabelValues(o)
+	}
+	for op, outcomes := range accountOutcomes {
+		for _, o := range outcomes {
+			m.accountOps.WithLabelValues(op, o)
+		}
 	}
 	for _, k := range rateLimitKinds {
 		m.rateLimited.WithLabelValues(k)
@@ -154,6 +182,10 @@ func (m *Metrics) ObserveRequest(o application.RequestOutcome) {
 		m.verifications.WithLabelValues(outcome).Inc()
 	case application.OpLogin:
 		m.logins.WithLabelValues(outcome).Inc()
+	default:
+		if _, ok := accountOutcomes[o.Operation]; ok {
+			m.accountOps.WithLabelValues(o.Operation, outcome).Inc()
+		}
 	}
 	if o.LimitKind != "" {
 		m.rateLimited.WithLabelValues(knownKind(o.LimitKind)).Inc()

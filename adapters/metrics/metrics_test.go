@@ -38,6 +38,9 @@ func TestObserveRequest(t *testing.T) {
 	m.ObserveRequest(application.RequestOutcome{Route: "/client/register-step-2", Operation: application.OpVerifyCode, Status: 200, Reason: "code_mismatch"})
 	m.ObserveRequest(application.RequestOutcome{Route: "/client/register-step-1", Operation: application.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "ip_hourly"})
 	m.ObserveRequest(application.RequestOutcome{Route: "/client/register-step-1", Operation: application.OpSendCode, Status: 429, Reason: "rate_limited", LimitKind: "brand_new_kind"})
+	m.ObserveRequest(application.RequestOutcome{Route: "/client/change-phone-step-2", Operation: application.OpChangePhone, Status: 200, Reason: "phone_taken"})
+	m.ObserveRequest(application.RequestOutcome{Route: "/client/reset-password-step-2", Operation: application.OpResetPassword, Status: 200})
+	m.ObserveRequest(application.RequestOutcome{Route: "/client/delete-account", Operation: application.OpDeleteAccount, Status: 401, Reason: "unauthorized"})
 
 	out := scrape(t, m)
 	for _, want := range []string{
@@ -49,6 +52,11 @@ func TestObserveRequest(t *testing.T) {
 		`phoneauth_logins_total{outcome="account_locked"} 0`,
 		`phoneauth_verifications_total{outcome="code_mismatch"} 1`,
 		`phoneauth_verifications_total{outcome="success"} 0`,
+		`phoneauth_account_operations_total{operation="change_phone",outcome="phone_taken"} 1`,
+		`phoneauth_account_operations_total{operation="reset_password",outcome="success"} 1`,
+		`phoneauth_account_operations_total{operation="delete_account",outcome="unauthorized"} 1`,
+		`phoneauth_account_operations_total{operation="change_password",outcome="wrong_password"} 0`,
+		`phoneauth_account_operations_total{operation="reset_password_send",outcome="success"} 0`,
 		`phoneauth_rate_limited_total{kind="ip_hourly"} 1`,
 		`phoneauth_rate_limited_total{kind="other"} 1`,
 		`go_goroutines`,
@@ -56,6 +64,9 @@ func TestObserveRequest(t *testing.T) {
 		if !strings.Contains(out, want+"\n") && !strings.Contains(out, want+" ") {
 			t.Errorf("scrape lacks %s", want)
 		}
+	}
+	if strings.Contains(out, `operation="login"`) || strings.Contains(out, `operation="send_code"`) {
+		t.Error("an operation that has its own metric is counted among the account's")
 	}
 	if strings.Contains(out, "brand_new_kind") {
 		t.Error("an unknown rate-limit kind became a label value")

@@ -34,7 +34,7 @@ func (l *BulkLoader) BulkCreateUsers(ctx context.Context, users []*domain.User) 
 		end := min(start+bulkBatch, len(users))
 		docs := make([]any, 0, end-start)
 		for _, u := range users[start:end] {
-			docs = append(docs, toUserDoc(u))
+			docs = append(docs, toAccountDoc(u))
 		}
 		n, err := l.insertBatch(ctx, docs)
 		dups += n

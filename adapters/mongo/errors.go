@@ -95,8 +95,9 @@ func contended(op string) error {
 }
 
 // isDuplicateKey reports a unique-index violation. FerretDB reports one
-// hit by an update as InternalError (code 1) rather than E11000, which is
-// why this package only ever expects duplicate keys from inserts.
+// hit by an update as InternalError (code 1) rather than E11000, so the
+// one update that can hit one (a phone change, Users.Update) does not rely
+// on it alone.
 func isDuplicateKey(err error) bool {
 	return mongodriver.IsDuplicateKeyError(err)
 }

@@ -11,7 +11,7 @@ import (
 // expiring lists the collections whose records carry expires_at: each gets
 // an expiry index and DeleteExpired sweeps them all.
 func (s *Store) expiring() []*mongodriver.Collection {
-	return []*mongodriver.Collection{s.pending.coll, s.limits.coll, s.lockouts.coll, s.nonces.coll, s.sessions.coll}
+	return []*mongodriver.Collection{s.pending.coll, s.codes.coll, s.limits.coll, s.lockouts.coll, s.nonces.coll, s.sessions.coll}
 }
 
 // DeleteExpired removes every record whose expires_at has passed from all

@@ -75,6 +75,8 @@ func TestContract(t *testing.T) {
 			Lockouts: s.Lockouts(),
 			Nonces:   s.Nonces(),
 			Sessions: s.Sessions(),
+			Codes:    s.PendingCodes(),
+			Dump:     s.Dump,
 			Expirers: []application.Expirer{s},
 		}
 	})
@@ -523,6 +525,38 @@ func TestOpenRejectsBadConfig(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "s3cret") {
 			t.Errorf("Open error leaks the password: %v", err)
+		}
+	}
+}
+
+// TestOpenRefusesWeakerGuarantees: URI options that would lose
+// acknowledged writes or read a revocation from a lagging secondary stop
+// Open before it connects (no server listens at these addresses: an
+// attempt to connect would fail otherwise), naming the option and not
+// the password. The options that keep the guarantees are accepted as far
+// as the connection.
+func TestOpenRefusesWeakerGuarantees(t *testing.T) {
+	for uri, option := range map[string]string{
+		"mongodb://u:s3cret@127.0.0.1:1/?w=1":                             "w=1",
+		"mongodb://u:s3cret@127.0.0.1:1/?w=0":                             "w=0",
+		"mongodb://u:s3cret@127.0.0.1:1/?journal=false":                   "journal=false",
+		"mongodb://u:s3cret@127.0.0.1:1/?readPreference=secondary":        "readPreference=secondary",
+		"mongodb://u:s3cret@127.0.0.1:1/?readPreference=nearest":          "readPreference=nearest",
+		"mongodb://u:s3cret@127.0.0.1:1/?readPreference=primaryPreferred": "readPreference=primaryPreferred",
+	} {
+		_, err := mongo.Open(context.Background(), mongo.Config{URI: uri, Timeout: 200 * time.Millisecond}, nil)
+		if err == nil || !strings.Contains(err.Error(), option) {
+			t.Errorf("Open(%s): %v, want a refusal naming %s", option, err, option)
+			continue
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("Open error leaks the password: %v", err)
+		}
+	}
+	for _, q := range []string{"w=majority", "w=3", "readPreference=primary", "journal=true", ""} {
+		_, err := mongo.Open(context.Background(), mongo.Config{URI: "mongodb://127.0.0.1:1/?" + q, Timeout: 200 * time.Millisecond}, nil)
+		if err == nil || !errors.Is(err, application.ErrUnavailable) {
+			t.Errorf("Open(%q): %v, want it accepted and then unable to connect", q, err)
 		}
 	}
 }

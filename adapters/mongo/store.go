@@ -27,12 +27,16 @@ const DefaultDatabase = "phoneauth"
 // Collection names. Each holds one kind of record keyed by _id, which is
 // also the natural shard key.
 const (
-	collUsers    = "users"
+	collAccounts = "accounts"
 	collPending  = "pending_registrations"
+	collCodes    = "codes"
 	collLimits   = "rate_limits"
 	collLockouts = "login_lockouts"
 	collNonces   = "login_nonces"
 	collSessions = "sessions"
+	// collLegacyUsers held the accounts, keyed by phone, before they were
+	// keyed by id; Open moves what it still holds (migrateUsers).
+	collLegacyUsers = "users"
 )
 
 // Config says where the database is.
@@ -57,6 +61,7 @@ type Store struct {
 
 	users    *Users
 	pending  *PendingRegistrations
+	codes    *PendingCodes
 	limits   *RateLimits
 	lockouts *Lockouts
 	nonces   *Nonces
@@ -65,8 +70,9 @@ type Store struct {
 	ttlOnce sync.Once
 }
 
-// Open connects, checks that the server answers within cfg.Timeout, and
-// creates the indexes it needs (idempotently: every instance does this at
+// Open connects, checks that the server answers within cfg.Timeout,
+// creates the indexes it needs and moves accounts of the layout before
+// accounts were keyed by id (idempotently: every instance does both at
 // start). It fails, wrapping application.ErrUnavailable, when the server
 // cannot be reached. log is used as given (the caller names it).
 func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
@@ -87,6 +93,9 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 	if err != nil {
 		// The parser's message can quote the URI, password included.
 		return nil, errors.New("mongo: invalid URI (check MONGO_URI)")
+	}
+	if err := checkGuarantees(cs); err != nil {
+		return nil, err
 	}
 	hosts := strings.Join(cs.Hosts, ",")
 
@@ -112,8 +121,9 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		timeout: cfg.Timeout,
 		log:     log,
 	}
-	s.users = &Users{s: s, coll: s.db.Collection(collUsers)}
+	s.users = &Users{s: s, coll: s.db.Collection(collAccounts)}
 	s.pending = &PendingRegistrations{s: s, coll: s.db.Collection(collPending)}
+	s.codes = &PendingCodes{s: s, coll: s.db.Collection(collCodes)}
 	s.limits = &RateLimits{s: s, coll: s.db.Collection(collLimits)}
 	s.lockouts = &Lockouts{s: s, coll: s.db.Collection(collLockouts)}
 	s.nonces = &Nonces{s: s, coll: s.db.Collection(collNonces)}
@@ -128,8 +138,33 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*Store, error) {
 		_ = client.Disconnect(context.Background())
 		return nil, err
 	}
+	if err := s.migrateUsers(ctx); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
 	log.Info("connected", zap.String("hosts", hosts), zap.String("database", cfg.Database))
 	return s, nil
+}
+
+// checkGuarantees refuses a URI whose options would break what the
+// service promises: that a success is durable (a write acknowledged by
+// one node, or by none, is lost in a failover: w=0, w=1, journal=false)
+// and that a revocation or a refresh holds at once on every instance (a
+// read from a secondary may not see it yet: any readPreference other than
+// primary). The driver lets the URI override this package's defaults, so
+// without this check one option would weaken every guarantee silently.
+// The message names the option, never the URI (it may hold a password).
+func checkGuarantees(cs *connstring.ConnString) error {
+	if cs.WNumberSet && cs.WNumber < 2 {
+		return fmt.Errorf("mongo: MONGO_URI sets w=%d: acknowledged writes could be lost in a failover; remove it (the default is w=majority)", cs.WNumber)
+	}
+	if cs.JSet && !cs.J {
+		return errors.New("mongo: MONGO_URI sets journal=false: acknowledged writes could be lost in a crash; remove it")
+	}
+	if rp := cs.ReadPreference; rp != "" && !strings.EqualFold(rp, "primary") {
+		return fmt.Errorf("mongo: MONGO_URI sets readPreference=%s: a read from a secondary may miss a revocation or a refresh just made; remove it (the default is primary)", rp)
+	}
+	return nil
 }
 
 // Close closes the connection pool.
@@ -152,6 +187,10 @@ func (s *Store) Users() *Users { return s.users }
 
 // PendingRegistrations returns the registrations-in-progress repository.
 func (s *Store) PendingRegistrations() *PendingRegistrations { return s.pending }
+
+// PendingCodes returns the codes sent for the purposes other than
+// registration.
+func (s *Store) PendingCodes() *PendingCodes { return s.codes }
 
 // RateLimits returns the shared fixed windows.
 func (s *Store) RateLimits() *RateLimits { return s.limits }

@@ -14,30 +14,32 @@ import (
 	"github.com/phoneauth/phoneauth/domain"
 )
 
-// Users stores accounts in the users collection, keyed by the E.164 phone
-// number, so that the primary key itself enforces one account per phone
-// and a unique index on email enforces the other rule.
+// Users stores accounts in the accounts collection, keyed by the account
+// id, with unique indexes on phone and email: the indexes decide both
+// uniqueness rules, and a change of number is one single-document update
+// that the phone index admits or refuses.
 type Users struct {
 	s    *Store
 	coll *mongodriver.Collection
 }
 
-// userDoc is a user as stored. A user written before accounts had a
-// session generation has none, which reads as 0: the generation every
-// account starts at.
-type userDoc struct {
-	Phone             string    `bson:"_id"`
-	ID                string    `bson:"user_id"`
+// accountDoc is a user as stored. Version counts the document's writes,
+// so that Update replaces only what it read (a compare-and-swap); every
+// write bumps it, the in-place increment of RevokeSessions included.
+type accountDoc struct {
+	ID                string    `bson:"_id"`
+	Phone             string    `bson:"phone"`
 	Email             string    `bson:"email"`
 	SealedPassword    []byte    `bson:"sealed_password"`
 	CreatedAt         time.Time `bson:"created_at"`
-	SessionGeneration int64     `bson:"session_generation,omitempty"`
+	SessionGeneration int64     `bson:"session_generation"`
+	Version           int64     `bson:"version"`
 }
 
-func toUserDoc(u *domain.User) userDoc {
-	return userDoc{
-		Phone:             u.Phone().E164(),
+func toAccountDoc(u *domain.User) accountDoc {
+	return accountDoc{
 		ID:                u.ID(),
+		Phone:             u.Phone().E164(),
 		Email:             u.Email().String(),
 		SealedPassword:    u.SealedPassword(),
 		CreatedAt:         u.CreatedAt(),
@@ -45,16 +47,20 @@ func toUserDoc(u *domain.User) userDoc {
 	}
 }
 
-// toDomain rebuilds the user found under phone, the key it was looked up
-// by, without parsing the number again.
-func (d userDoc) toDomain(phone domain.PhoneNumber) (*domain.User, error) {
-	if d.Phone != phone.E164() {
-		return nil, fmt.Errorf("mongo: user record under %s holds number %s", phone.Masked(), domain.MaskPhone(d.Phone))
+// toDomain rebuilds the user. The number was parsed when the account was
+// made: it is restored, not parsed again (every login and every
+// authenticated request comes here).
+func (d *accountDoc) toDomain() (*domain.User, error) {
+	phone, err := domain.RestorePhoneNumber(d.Phone)
+	if err != nil {
+		return nil, fmt.Errorf("mongo: stored user %s: %w", domain.MaskPhone(d.Phone), err)
 	}
 	return domain.RestoreUser(d.ID, phone, d.Email, d.SealedPassword, d.CreatedAt, uint64(d.SessionGeneration)), nil
 }
 
 func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+func byPhone(phone string) bson.D { return bson.D{{Key: "phone", Value: phone}} }
 
 // Create inserts u. A taken phone is domain.ErrUserExists and a taken
 // email domain.ErrEmailTaken; the unique indexes decide, so concurrent
@@ -62,7 +68,7 @@ func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
 func (r *Users) Create(ctx context.Context, u *domain.User) error {
 	ctx, cancel := r.s.op(ctx)
 	defer cancel()
-	_, err := r.coll.InsertOne(ctx, toUserDoc(u))
+	_, err := r.coll.InsertOne(ctx, toAccountDoc(u))
 	if err == nil {
 		return nil
 	}
@@ -84,20 +90,20 @@ func (r *Users) whichDuplicate(ctx context.Context, err error, phone string) err
 				if _, err := kp.LookupErr("email"); err == nil {
 					return domain.ErrEmailTaken
 				}
-				if _, err := kp.LookupErr("_id"); err == nil {
+				if _, err := kp.LookupErr("phone"); err == nil {
 					return domain.ErrUserExists
 				}
-				if _, err := kp.LookupErr("user_id"); err == nil {
+				if _, err := kp.LookupErr("_id"); err == nil {
 					return errUserIDTaken
 				}
 			}
 			switch {
 			case strings.Contains(e.Message, idxEmail):
 				return domain.ErrEmailTaken
-			case strings.Contains(e.Message, idxUserID):
-				return errUserIDTaken
-			case strings.Contains(e.Message, "_id_"):
+			case strings.Contains(e.Message, idxPhone):
 				return domain.ErrUserExists
+			case strings.Contains(e.Message, "_id_"):
+				return errUserIDTaken
 			}
 		}
 	}
@@ -112,59 +118,65 @@ func (r *Users) whichDuplicate(ctx context.Context, err error, phone string) err
 	}
 }
 
-// ByPhone returns the account for phone, or domain.ErrUserNotFound.
+// ByPhone returns the account for phone, or domain.ErrUserNotFound: one
+// point read through the unique phone index (every login comes here).
 func (r *Users) ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error) {
 	ctx, cancel := r.s.op(ctx)
 	defer cancel()
-	var d userDoc
-	err := r.coll.FindOne(ctx, byID(phone.E164())).Decode(&d)
-	if errors.Is(err, mongodriver.ErrNoDocuments) {
-		return nil, domain.ErrUserNotFound
-	}
+	d, err := r.find(ctx, byPhone(phone.E164()), "find user")
 	if err != nil {
-		return nil, wrap("find user", err)
+		return nil, err
 	}
-	return d.toDomain(phone)
+	return d.toDomain()
 }
 
 // errUserIDTaken is a Create whose user id another account holds: ids
 // are 128 random bits, so this is a bug, not an answer for the client.
 var errUserIDTaken = errors.New("mongo create user: user id already taken")
 
-// ByID returns the account with that id (by the unique index on
-// user_id), or domain.ErrUserNotFound.
+// ByID returns the account with that id, or domain.ErrUserNotFound: one
+// read by _id (every authenticated request comes here).
 func (r *Users) ByID(ctx context.Context, id string) (*domain.User, error) {
 	ctx, cancel := r.s.op(ctx)
 	defer cancel()
-	var d userDoc
-	err := r.coll.FindOne(ctx, bson.D{{Key: "user_id", Value: id}}).Decode(&d)
+	d, err := r.find(ctx, byID(id), "find user by id")
+	if err != nil {
+		return nil, err
+	}
+	return d.toDomain()
+}
+
+// find reads the one account filter matches; domain.ErrUserNotFound if
+// none does.
+func (r *Users) find(ctx context.Context, filter bson.D, op string) (*accountDoc, error) {
+	var d accountDoc
+	err := r.coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongodriver.ErrNoDocuments) {
 		return nil, domain.ErrUserNotFound
 	}
 	if err != nil {
-		return nil, wrap("find user by id", err)
+		return nil, wrap(op, err)
 	}
-	// Parsed when the account was made: restored, not parsed again
-	// (every authenticated request comes here).
-	phone, err := domain.RestorePhoneNumber(d.Phone)
-	if err != nil {
-		return nil, fmt.Errorf("mongo: stored user %s: %w", domain.MaskPhone(d.Phone), err)
-	}
-	return d.toDomain(phone)
+	return &d, nil
 }
 
 // RevokeSessions moves the account to its next session generation
 // (domain.User.RevokeSessions) with one atomic increment, acknowledged
-// by a majority before it returns, and answers the new generation.
+// by a majority before it returns, and answers the new generation. The
+// increment bumps the version too, so that an Update that read the
+// account before it cannot write the old generation back.
 func (r *Users) RevokeSessions(ctx context.Context, id string) (uint64, error) {
 	ctx, cancel := r.s.op(ctx)
 	defer cancel()
+	return r.revoke(ctx, id)
+}
+
+func (r *Users) revoke(ctx context.Context, id string) (uint64, error) {
 	// The whole document comes back: FerretDB implements no projection
 	// in findAndModify.
-	var d userDoc
-	err := r.coll.FindOneAndUpdate(ctx,
-		bson.D{{Key: "user_id", Value: id}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "session_generation", Value: int64(1)}}}},
+	var d accountDoc
+	err := r.coll.FindOneAndUpdate(ctx, byID(id),
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "session_generation", Value: int64(1)}, {Key: "version", Value: int64(1)}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After),
 	).Decode(&d)
 	if errors.Is(err, mongodriver.ErrNoDocuments) {
@@ -184,7 +196,7 @@ func (r *Users) Exists(ctx context.Context, phone domain.PhoneNumber) (bool, err
 }
 
 func (r *Users) exists(ctx context.Context, phone string) (bool, error) {
-	err := r.coll.FindOne(ctx, byID(phone), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	err := r.coll.FindOne(ctx, byPhone(phone), options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
 	if errors.Is(err, mongodriver.ErrNoDocuments) {
 		return false, nil
 	}

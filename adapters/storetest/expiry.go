@@ -81,6 +81,17 @@ func testExpirers(t *testing.T, newStores func(*testing.T) Stores) {
 			}
 			want++
 		}
+		if s.Codes != nil {
+			for key, ttl := range map[string]time.Duration{"expired": short, "live": long} {
+				sub := domain.CodeSubject{Purpose: domain.PurposeChangePhone, Phone: phone(3), Account: key}
+				if err := s.Codes.Upsert(ctx, sub.Key(), base, func(*domain.PendingCode) *domain.PendingCode {
+					return domain.NewPendingCode(sub, rightCode, base, ttl)
+				}); err != nil {
+					t.Fatalf("Codes.Upsert: %v", err)
+				}
+			}
+			want++
+		}
 
 		if got := sweep(t, s.Expirers, sweepAt); got != want {
 			t.Errorf("DeleteExpired deleted %d records, want %d", got, want)
@@ -132,6 +143,17 @@ func testExpirers(t *testing.T, newStores func(*testing.T) Stores) {
 			}
 			if got, err := s.Sessions.Get(ctx, "live", sweepAt); err != nil || !got.Revoked() {
 				t.Errorf("live session lost: Get = %+v, %v", got.Snapshot(), err)
+			}
+		}
+		if s.Codes != nil {
+			// Asked as of before the sweep, a store that merely hid the
+			// expired code would still answer it.
+			for key, at := range map[string]time.Time{"expired": base, "live": sweepAt} {
+				k := domain.CodeSubject{Purpose: domain.PurposeChangePhone, Account: key}.Key()
+				err := s.Codes.Update(ctx, k, at, func(*domain.PendingCode) error { return nil })
+				if gone := errors.Is(err, domain.ErrNoPendingCode); gone != (key == "expired") || (!gone && err != nil) {
+					t.Errorf("%s code after the sweep: Update = %v", key, err)
+				}
 			}
 		}
 		if s.Nonces != nil {

@@ -6,6 +6,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -24,10 +25,25 @@ type Stores struct {
 	Lockouts application.Lockouts
 	Nonces   application.Nonces
 	Sessions application.Sessions
+	Codes    application.PendingCodes
+	// Dump lists every record the stores hold, whatever port wrote it,
+	// so that a test can check what a deleted account left behind. It
+	// also says that the ports above are one store, whose Users.Delete
+	// removes the account's records from the others (its sessions,
+	// codes, lockout, a registration left under its number). Without
+	// Dump (independent fakes), a deletion is checked on Users alone.
+	Dump func(ctx context.Context) ([]Record, error)
 	// Expirers must between them sweep every expiring record of the
 	// non-nil ports above: the expiry subtest counts what they delete in
 	// total. With no Expirers the expiry subtests are skipped.
 	Expirers []application.Expirer
+}
+
+// Record is one record of a store as its Dump shows it: where it lies (a
+// bucket, a collection), its key, and its value as text in which strings
+// appear as themselves (JSON, extended JSON).
+type Record struct {
+	Where, Key, Value string
 }
 
 // Run runs the contract suite as subtests of t. newStores is called once per
@@ -48,6 +64,8 @@ func Run(t *testing.T, newStores func(t *testing.T) Stores) {
 	t.Run("Lockouts", func(t *testing.T) { testLockouts(t, newStores) })
 	t.Run("Nonces", func(t *testing.T) { testNonces(t, newStores) })
 	t.Run("Sessions", func(t *testing.T) { testSessions(t, newStores) })
+	t.Run("Accounts", func(t *testing.T) { testAccounts(t, newStores) })
+	t.Run("PendingCodes", func(t *testing.T) { testCodes(t, newStores) })
 	t.Run("Expirers", func(t *testing.T) { testExpirers(t, newStores) })
 }
 

@@ -265,6 +265,93 @@ func (f *Pending) Snapshot(phone domain.PhoneNumber) (domain.PendingRegistration
 	return s, ok
 }
 
+// Codes is a fake application.PendingCodes storing snapshots, so a test
+// sees exactly what a real store would persist.
+type Codes struct {
+	mu    sync.Mutex
+	codes map[string]domain.PendingCodeSnapshot
+	Err   error // returned by every call when set
+}
+
+// NewCodes returns an empty fake.
+func NewCodes() *Codes { return &Codes{codes: map[string]domain.PendingCodeSnapshot{}} }
+
+func (f *Codes) live(key string, now time.Time) *domain.PendingCode {
+	s, ok := f.codes[key]
+	if !ok || !now.Before(s.CodeExpiresAt) {
+		return nil
+	}
+	return domain.UnmarshalPendingCodeFromDatabase(s)
+}
+
+// Upsert stores what fn makes of key's live code (nil if none).
+func (f *Codes) Upsert(_ context.Context, key string, now time.Time, fn func(*domain.PendingCode) *domain.PendingCode) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	c := fn(f.live(key, now))
+	if c.Subject().Key() != key {
+		return errors.New("fake codes: fn made a code of another key")
+	}
+	f.codes[key] = c.Snapshot()
+	return nil
+}
+
+// Update applies fn to key's live code and stores it, even when fn
+// fails (a wrong try counts); domain.ErrNoPendingCode if there is none.
+func (f *Codes) Update(_ context.Context, key string, now time.Time, fn func(*domain.PendingCode) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	c := f.live(key, now)
+	if c == nil {
+		return domain.ErrNoPendingCode
+	}
+	err := fn(c)
+	f.codes[key] = c.Snapshot()
+	return err
+}
+
+// Delete removes key's code.
+func (f *Codes) Delete(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Err != nil {
+		return f.Err
+	}
+	delete(f.codes, key)
+	return nil
+}
+
+// DeleteExpired drops the codes past their expiry.
+func (f *Codes) DeleteExpired(_ context.Context, now time.Time) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for k, s := range f.codes {
+		if !now.Before(s.CodeExpiresAt) {
+			delete(f.codes, k)
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Snapshot returns what is stored under key, expired or not.
+func (f *Codes) Snapshot(key string) (domain.PendingCodeSnapshot, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.codes[key]
+	return s, ok
+}
+
+// Len returns how many codes are stored, expired ones included.
+func (f *Codes) Len() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.codes) }
+
 // records is a map of domain values updated atomically under one mutex:
 // the whole of what a store of limits does. The rules are the domain's.
 type records[V comparable] struct {
@@ -626,6 +713,7 @@ type Fakes struct {
 	Clock    *Clock
 	Users    *Users
 	Pending  *Pending
+	Codes    *Codes
 	Limits   *Limits
 	Lockouts *Lockouts
 	Alarms   *Alarms
@@ -661,7 +749,7 @@ func DefaultPolicy() application.Policy {
 // New builds the App on fresh fakes under policy, with the clock at now.
 func New(now time.Time, policy application.Policy) *Fakes {
 	f := &Fakes{
-		Clock: NewClock(now), Users: NewUsers(), Pending: NewPending(), Limits: NewLimits(),
+		Clock: NewClock(now), Users: NewUsers(), Pending: NewPending(), Codes: NewCodes(), Limits: NewLimits(),
 		Lockouts: NewLockouts(), Alarms: &Alarms{}, Nonces: NewNonces(), SMS: NewSMS(), Sessions: NewSessions(), Policy: policy,
 	}
 	f.Issuer = application.NewSessionIssuer(Signer{}, policy)
@@ -669,9 +757,10 @@ func New(now time.Time, policy application.Policy) *Fakes {
 	f.Authenticate = application.NewAuthenticateHandler(Signer{}, f.Users, f.Sessions, f.Clock, policy)
 	f.Me = application.NewMeHandler()
 	f.Logout = application.NewLogoutHandler(f.Authenticate, f.Users, f.Sessions, f.Clock, policy)
+	guard := application.NewCodeGuard(f.Limits, f.Alarms, policy)
 	f.App = &application.App{
 		SendCode:        application.NewSendCodeHandler(f.Users, f.Pending, f.Limits, Hasher{}, f.SMS, f.Clock, policy),
-		VerifyCode:      application.NewVerifyCodeHandler(f.Pending, Hasher{}, f.Limits, f.Alarms, f.Clock, policy),
+		VerifyCode:      application.NewVerifyCodeHandler(f.Pending, Hasher{}, guard, f.Clock, policy),
 		SetPassword:     application.NewSetPasswordHandler(f.Pending, Vault{}, f.Clock, policy),
 		CompleteProfile: application.NewCompleteProfileHandler(f.Users, f.Pending, f.Limits, f.Clock, policy),
 		Login:           application.NewLoginHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Issuer, f.Clock, policy),
@@ -679,6 +768,13 @@ func New(now time.Time, policy application.Policy) *Fakes {
 		Authenticate:    f.Authenticate,
 		Me:              f.Me,
 		Logout:          f.Logout,
+
+		ResetPasswordSend: application.NewResetPasswordSendHandler(f.Users, f.Codes, f.Limits, Hasher{}, f.SMS, f.Clock, policy),
+		ResetPassword:     application.NewResetPasswordHandler(f.Users, f.Codes, Vault{}, f.Lockouts, Hasher{}, guard, f.Clock, policy),
+		ChangePassword:    application.NewChangePasswordHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Issuer, f.Clock, policy),
+		ChangePhoneSend:   application.NewChangePhoneSendHandler(f.Users, f.Codes, Vault{}, f.Lockouts, f.Limits, f.Nonces, Hasher{}, f.SMS, f.Clock, policy),
+		ChangePhone:       application.NewChangePhoneHandler(f.Users, f.Codes, Vault{}, Hasher{}, guard, f.Issuer, f.Clock, policy),
+		DeleteAccount:     application.NewDeleteAccountHandler(f.Users, f.Codes, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Clock, policy),
 	}
 	return f
 }

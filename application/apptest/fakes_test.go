@@ -8,18 +8,19 @@ import (
 	"github.com/phoneauth/phoneauth/application/apptest"
 )
 
-// TestContract holds the fakes of the stores of accounts, limits and
-// sessions to the contract every real store passes, so that tests on the
-// fakes test the rules as the service runs them.
+// TestContract holds the fakes of the stores of accounts, limits,
+// sessions and codes to the contract every real store passes, so that
+// tests on the fakes test the rules as the service runs them.
 func TestContract(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) storetest.Stores {
-		limits, lockouts, sessions := apptest.NewLimits(), apptest.NewLockouts(), apptest.NewSessions()
+		limits, lockouts, sessions, codes := apptest.NewLimits(), apptest.NewLockouts(), apptest.NewSessions(), apptest.NewCodes()
 		return storetest.Stores{
 			Users:    apptest.NewUsers(),
 			Limits:   limits,
 			Lockouts: lockouts,
 			Sessions: sessions,
-			Expirers: []application.Expirer{limits, lockouts, sessions},
+			Codes:    codes,
+			Expirers: []application.Expirer{limits, lockouts, sessions, codes},
 		}
 	})
 }

@@ -1,0 +1,87 @@
+package application
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/phoneauth/phoneauth/domain"
+)
+
+// ResetPassword is a password reset's step 2: the code the SMS carried
+// and the new password.
+type ResetPassword struct {
+	Phone           string
+	Code            string
+	Password        string
+	PasswordConfirm string
+	ClientNet       string
+}
+
+// ResetPasswordHandler sets a new password for the holder of a reset code.
+type ResetPasswordHandler struct {
+	users    Users
+	codes    PendingCodes
+	vault    PasswordVault
+	lockouts Lockouts
+	hasher   CodeHasher
+	guard    *CodeGuard
+	clock    Clock
+	policy   Policy
+}
+
+// NewResetPasswordHandler builds the handler.
+func NewResetPasswordHandler(users Users, codes PendingCodes, vault PasswordVault, lockouts Lockouts, hasher CodeHasher, guard *CodeGuard, clock Clock, policy Policy) *ResetPasswordHandler {
+	return &ResetPasswordHandler{users: users, codes: codes, vault: vault, lockouts: lockouts, hasher: hasher, guard: guard, clock: clock, policy: policy}
+}
+
+// Handle checks the new password against the policy first (a rejected
+// password uses no try of the code and nothing of the failure limits),
+// then verifies the number's reset code under the rules of every code
+// check (CodeGuard: tries, expiry, single use, failure limits): no live
+// code is domain.ErrNoPendingCode. A right code seals the new password
+// under the account's number and stores it in one atomic step that also
+// revokes every session of the account; then the account's login lock
+// is lifted. The answer carries no tokens: the owner logs in.
+func (h *ResetPasswordHandler) Handle(ctx context.Context, in ResetPassword) error {
+	phone, err := domain.ParsePhoneNumber(in.Phone)
+	if err != nil {
+		return err
+	}
+	if err := h.policy.Password.Check(in.Password, in.PasswordConfirm); err != nil {
+		return err
+	}
+	now := h.clock.Now()
+	subject := domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: phone}
+	net, err := h.guard.verifyPending(ctx, h.codes, subject, h.hasher.HashCode(subject, in.Code), in.ClientNet, now)
+	if err != nil {
+		return err
+	}
+	h.guard.release(ctx, now, net) // a right code is no failure
+	user, err := h.users.ByPhone(ctx, phone)
+	if err == nil {
+		_, err = h.users.Update(ctx, user.ID(), func(u *domain.User) error {
+			if u.Phone().E164() != phone.E164() {
+				return domain.ErrUserNotFound // the account left the number
+			}
+			sealed, err := h.vault.Seal(u.Phone(), in.Password)
+			if err != nil {
+				return fmt.Errorf("seal password: %w", err)
+			}
+			u.ChangePassword(sealed)
+			return nil
+		})
+	}
+	if errors.Is(err, domain.ErrUserNotFound) {
+		// The account was deleted, or moved to another number, since the
+		// code was sent: the code is for no account.
+		return domain.ErrNoPendingCode
+	}
+	if err != nil {
+		return fmt.Errorf("reset password: %w", err)
+	}
+	if err := h.lockouts.Update(ctx, lockoutKey(phone), now, resetFailures); err != nil {
+		return fmt.Errorf("lift login lock: %w", err)
+	}
+	return nil
+}
