@@ -189,7 +189,9 @@ func (b *demoBrowser) text(sel string) string {
 // fill types value into the field, as a person would.
 func (b *demoBrowser) fill(sel, value string) {
 	b.t.Helper()
-	b.do("typing into "+sel, chromedp.Clear(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), value))
+	var cleared string
+	b.eval(fmt.Sprintf(`document.querySelector(%q).value = ""`, sel), &cleared)
+	b.do("typing into "+sel, chromedp.SendKeys(chromedp.CSS(sel), value))
 }
 
 func (b *demoBrowser) click(sel string) {
@@ -203,12 +205,17 @@ func (b *demoBrowser) send(sel string, n int) {
 	b.t.Helper()
 	b.click(sel)
 	b.exchanges += n
-	b.do(fmt.Sprintf("waiting for %d answered exchanges", b.exchanges), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Poll[bool](fmt.Sprintf(
-			`document.querySelectorAll("#log > li").length === %d && !document.querySelector("#log > li.pending")`, b.exchanges),
-			chromedp.WithPollingTimeout(15*time.Second))(ctx, t)
-		return err
-	}))
+	ctx, cancel := context.WithTimeout(b.ctx, 20*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[bool](fmt.Sprintf(
+		`document.querySelectorAll("#log > li").length === %d && !document.querySelector("#log > li.pending")`, b.exchanges),
+		chromedp.WithPollingTimeout(15*time.Second)))
+	if err != nil {
+		var shown int
+		b.eval(`document.querySelectorAll("#log > li").length`, &shown)
+		b.t.Fatalf("after %s the protocol panel shows %d exchanges, want %d answered (%v); the page says %q; the last exchange: %s\nproblems: %v",
+			sel, shown, b.exchanges, err, b.text("#notice-message"), b.text("#log > li"), b.problemList())
+	}
 }
 
 // expectNotice: the page shows the service's message as it was sent.
@@ -429,6 +436,11 @@ func TestDemoPageInABrowser(t *testing.T) {
 	in.clock.Advance(61 * time.Second)
 	b.click("#tab-reset")
 	b.do("reset", chromedp.WaitVisible(chromedp.CSS("#reset-1")))
+	var offered string
+	b.eval(`document.querySelector("#reset-phone").value`, &offered)
+	if offered != phone {
+		t.Errorf("the reset screen offers the number %q, want the one typed at login, %q", offered, phone)
+	}
 	b.fill("#reset-phone", phone)
 	b.shoot("11-reset-phone")
 	b.send("#reset-1 button[type=submit]", 1)
