@@ -240,8 +240,8 @@ var screenSizes = []struct {
 	{"desktop", 1280, 800, nil},
 }
 
-// shoot saves the screen as name-phone.png and name-desktop.png, then
-// leaves the tab at the desktop size.
+// shoot saves the screen, scrolled to the top, as name-phone.png and
+// name-desktop.png, then leaves the tab at the desktop size.
 func (b *demoBrowser) shoot(name string) {
 	b.t.Helper()
 	for _, size := range screenSizes {
@@ -250,6 +250,9 @@ func (b *demoBrowser) shoot(name string) {
 			cancel()
 			b.t.Fatalf("viewport %s: %v", size.name, err)
 		}
+		// Each picture starts at the top of the page, as the screen opens.
+		var top int
+		b.eval(`window.scrollTo(0, 0), window.scrollY`, &top)
 		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 		cancel()
 		if err != nil {
