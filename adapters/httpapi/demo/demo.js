@@ -401,7 +401,8 @@
       for (const k of Object.keys(v)) out[k] = SECRET_FIELDS.has(k) ? MASK : forDisplay(v[k]);
       return out;
     }
-    return typeof v === "string" ? shorten(v, 28) : v;
+    // A proof or a registration token is shown whole; tokens are long.
+    return typeof v === "string" && v.length > 80 ? shorten(v, 28) : v;
   }
 
   function el(tag, cls, text) {
