@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -97,6 +98,27 @@ func TestDemoPageOn(t *testing.T) {
 	_, _, h := x.do(t, http.MethodGet, "/healthz", "")
 	if h.Get("Content-Security-Policy") != "" {
 		t.Error("/healthz carries the demo page's policy")
+	}
+}
+
+// TestDemoAssetsListEveryFile: each file of the page's folder is served,
+// so a file added there is not silently missing from the page.
+func TestDemoAssetsListEveryFile(t *testing.T) {
+	entries, err := os.ReadDir("demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, a := range httpapi.DemoAssets {
+		listed[a.File] = true
+	}
+	for _, e := range entries {
+		if !listed["demo/"+e.Name()] {
+			t.Errorf("demo/%s is embedded but not served: list it in DemoAssets", e.Name())
+		}
+	}
+	if len(entries) != len(httpapi.DemoAssets) {
+		t.Errorf("%d files in demo/, %d assets served", len(entries), len(httpapi.DemoAssets))
 	}
 }
 
