@@ -12,7 +12,8 @@ const module = "github.com/phoneauth/phoneauth"
 // adapters ← the root wiring ← cmd, and keeps each adapter to itself: an
 // adapter (adapters/<name> and the folders under it) imports no other
 // adapter, so that each can be replaced, tested and wired alone; only the
-// root wiring knows them all. It reads the real import graph with
+// root wiring knows them all. The client package, which apps import,
+// stands outside the hexagon and uses the standard library alone. It reads the real import graph with
 // `go list`, so a new file cannot slip past it. Tests' own imports are
 // not checked (.Imports leaves them out): a test may use another
 // adapter, or the shared store contract suite, as a helper.
@@ -50,6 +51,8 @@ func layerOf(pkg string) string {
 		return "adapters"
 	case strings.HasPrefix(rel, "cmd"):
 		return "cmd"
+	case rel == "client" || strings.HasPrefix(rel, "client/"):
+		return "client"
 	}
 	return "test"
 }
@@ -83,6 +86,11 @@ func forbidden(pkg, imp string) string {
 			return ""
 		}
 		return "application may use only the standard library, domain and itself"
+	case "client":
+		if std {
+			return ""
+		}
+		return "the client package is for apps to import: the standard library only, not even this module"
 	case "adapters":
 		if own && (target == "root" || target == "cmd" || target == "test") {
 			return "adapters must not import the wiring, commands or tests"
@@ -117,6 +125,8 @@ func TestForbiddenRuleBites(t *testing.T) {
 		{a + "storetest", a + "memory"},
 		{a + "mongo", module + "/test/mongotest"},
 		{module, module + "/cmd/server"},
+		{module + "/client", module + "/domain"},
+		{module + "/client", "golang.org/x/term"},
 	}
 	for _, b := range bad {
 		if forbidden(b[0], b[1]) == "" {
@@ -130,6 +140,7 @@ func TestForbiddenRuleBites(t *testing.T) {
 		{a + "sms", a + "sms/failover"}, {a + "sms/cloopen", a + "sms/internal/smshttp"},
 		{a + "sms/internal/smstest", a + "sms/internal/fakevendor"},
 		{a + "bolt", a + "storetest"}, {module, a + "bolt"}, {module + "/test", a + "sms/capture"},
+		{module + "/client", "net/http"}, {module + "/cmd/phoneauth-client", module + "/client"},
 	}
 	for _, g := range good {
 		if why := forbidden(g[0], g[1]); why != "" {

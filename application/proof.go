@@ -112,7 +112,7 @@ func (c *proofCheck) judge(ctx context.Context, user *domain.User, phone domain.
 	// A store short of memory may have forgotten the oldest triples; it
 	// then answers stale for every request as old as those, which the
 	// client hears as a request to retry with a fresh time stamp.
-	claim, err := c.nonces.Claim(ctx, nonceKey(phone, p.RandomStr, p.TimeStamp), sent.Add(c.policy.LoginTimeWindow+time.Second), now)
+	claim, err := c.nonces.Claim(ctx, nonceKey(user.ID(), p.RandomStr, p.TimeStamp), sent.Add(c.policy.LoginTimeWindow+time.Second), now)
 	if err != nil || claim != NonceClaimed {
 		// Not a proof of the password: a replayed right proof must not
 		// reset the count, or replaying one would unlock the account.
@@ -180,10 +180,12 @@ func (c *proofCheck) giveBackAttempt(ctx context.Context, key string, t domain.A
 
 // nonceKey hashes the triple so that a long random_str costs the store
 // no more than a short one; the separators keep ("ab","c") and ("a","bc")
-// apart.
-func nonceKey(phone domain.PhoneNumber, random, ts string) string {
+// apart. The triple is named by the account, not by its number: the
+// proof's hash binds no number, so a triple keyed by the number would be
+// accepted again once the account moved to another one.
+func nonceKey(account, random, ts string) string {
 	h := sha256.New()
-	h.Write([]byte(phone.E164()))
+	h.Write([]byte(account))
 	h.Write([]byte{0})
 	h.Write([]byte(random))
 	h.Write([]byte{0})
