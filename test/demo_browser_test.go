@@ -376,7 +376,17 @@ func TestDemoPageInABrowser(t *testing.T) {
 		t.Errorf("step 2 does not say where the console code is: %q", note)
 	}
 	b.shoot("02-register-code")
-	b.fill("#register-code", in.code(t, e164))
+	// A wrong code first: the refusal is shown as the service words it.
+	code := in.code(t, e164)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	b.fill("#register-code", wrong)
+	b.send("#register-2 button[type=submit]", 1)
+	b.expectNotice("验证没有通过", "code_mismatch")
+	b.shoot("02-register-wrong-code")
+	b.fill("#register-code", code)
 	b.send("#register-2 button[type=submit]", 1)
 	b.expectNotice("短信验证通过", "")
 	b.do("step 3", chromedp.WaitVisible(chromedp.CSS("#register-3")))
