@@ -21,8 +21,9 @@ var errImmutableChanged = errors.New("bolt: update user: fn changed the id, emai
 // Update applies fn to the account with that id and stores the result
 // in one write transaction, fsynced before it returns (see
 // application.Users). A move to another number happens in the same
-// transaction: the record leaves its old key for the new one, and the id
-// and email indexes follow it; a number another account holds is
+// transaction: the record leaves its old key for the new one, the id
+// and email indexes follow it, and the old number's reset code goes; a
+// number another account holds is
 // domain.ErrPhoneTaken, with nothing written. bbolt has one writer at a
 // time, so two moves to one number cannot both find it free. fn may run
 // more than once (see the package comment).
@@ -47,6 +48,7 @@ func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) err
 			outcome = err
 			return nil
 		}
+		oldPhone := u.Phone()
 		if err := fn(u); err != nil {
 			outcome = err
 			return nil
@@ -74,6 +76,13 @@ func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) err
 				return err
 			}
 			if err := tx.Bucket(bucketEmails).Put([]byte(doc.Email), newKey); err != nil {
+				return err
+			}
+			// The old number's reset code is the account's, or a stale
+			// one of an earlier holder: no code of the number's next
+			// holder either way (a reset code binds its account).
+			reset := domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: oldPhone}.Key()
+			if err := tx.Bucket(bucketCodes).Delete([]byte(reset)); err != nil {
 				return err
 			}
 		}
