@@ -240,6 +240,31 @@ func TestResetPasswordTriesAndExpiry(t *testing.T) {
 	}
 }
 
+// TestResetPasswordUnknownNumber: a number no account holds has no code
+// to check, and answers as a number without a code does, after the same
+// failure limits: nothing tells it apart from a registered number.
+func TestResetPasswordUnknownNumber(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.FailuresHourlyPerNet = 1
+	f := apptest.New(t0, p)
+	member(t, f, "u1", phone, "password1")
+	for _, ph := range []string{"13900000001", phone} {
+		if err := reset(f, ph, "123456", "password2", "n"); !errors.Is(err, domain.ErrNoPendingCode) {
+			t.Fatalf("reset at %s with no code: %v", ph, err)
+		}
+	}
+	// The network's one failure spent (an unregistered number's send),
+	// both answer 429 alike.
+	if err := resetSend(f, "13900000002", "m"); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Fatal(err)
+	}
+	for _, ph := range []string{"13900000001", phone} {
+		if err := reset(f, ph, "123456", "password2", "m"); !isLimited(err, application.LimitFailuresHourly) {
+			t.Fatalf("reset at %s from a network past its failures: %v", ph, err)
+		}
+	}
+}
+
 // TestResetCodeBoundToAccount: a reset code is bound to the account it
 // was sent for, not only to its number. An account that moves away, or
 // is deleted while its reset code is being stored, leaves a code under

@@ -106,6 +106,14 @@ func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) err
 // under its number. Nothing is half done after a crash. The login
 // lockouts and rate-limit windows of the embedded mode live in memory,
 // not here.
+//
+// A write that read the account before the deletion and commits after it
+// can leave one record behind, which cannot act for the account: a
+// refresh's session record and its sessions_by_user entry (kept until
+// the session's retention; the refresh reads the account again and is
+// refused, and no token authenticates without the account), or a reset
+// code (kept until it expires; it is bound to the deleted account's id,
+// so it resets nobody's password).
 func (r *Users) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return unavailable("delete user", err)
