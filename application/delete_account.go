@@ -40,9 +40,10 @@ func NewDeleteAccountHandler(users Users, codes PendingCodes, vault PasswordVaul
 // (ErrUnauthorized, nothing changed) when the principal's session was
 // revoked, or the password changed, since the token was checked; then
 // it deletes the account with everything the store keeps of it
-// (Users.Delete): a token names an account that no longer exists. Its number and email may register again. The
-// account's pending codes go with it in the store; they are deleted here
-// again, best effort, for a store that might have left them.
+// (Users.Delete): a token names an account that no longer exists. Its
+// number and email may register again. The account's pending codes go
+// with it in the store; they are deleted here again, best effort, for a
+// store that might have left them.
 func (h *DeleteAccountHandler) Handle(ctx context.Context, in DeleteAccount) error {
 	user, err := in.Principal.account()
 	if err != nil {
