@@ -6,9 +6,9 @@ import (
 )
 
 // CodePurpose is what an SMS code was sent for. The purpose is bound into
-// the code's keyed hash (with the number, and for a phone change the
-// account), so a code sent for one purpose can never verify another,
-// whatever a store holds.
+// the code's keyed hash (with the number, and for a reset or a phone
+// change the account), so a code sent for one purpose can never verify
+// another, whatever a store holds.
 type CodePurpose string
 
 // The purposes a code is sent for.
@@ -19,8 +19,11 @@ const (
 )
 
 // CodeSubject is what a code is bound to: its purpose, the number it was
-// sent to, and, for a phone change, the id of the account that asked for
-// it (empty for the other purposes).
+// sent to, and the id of the account it was sent for: for a password
+// reset the account that held the number when the code was sent (so a
+// code sent to a number's previous holder is nothing to its next one),
+// for a phone change the account that asked. A registration has no
+// account yet (empty).
 type CodeSubject struct {
 	Purpose CodePurpose
 	Phone   PhoneNumber
