@@ -74,20 +74,29 @@ func (c *PendingCode) Expired(now time.Time) bool { return !now.Before(c.codeExp
 // up). Verify changes the code whether it succeeds or not, so callers
 // persist it in both cases.
 func (c *PendingCode) Verify(candidate []byte, now time.Time, maxAttempts int) error {
+	return checkCode(&c.codeHash, c.codeExpiresAt, &c.attempts, candidate, now, maxAttempts)
+}
+
+// checkCode is the one rule every code is checked by, a registration's
+// and the other purposes' alike: a used, killed or expired code answers
+// ErrCodeExpired, a dead one ErrTooManyAttempts; the candidate hash is
+// compared in constant time; a wrong try counts, and the try that reaches
+// maxAttempts kills the code; a right one uses the code up (*hash = nil).
+func checkCode(hash *[]byte, expiresAt time.Time, attempts *int, candidate []byte, now time.Time, maxAttempts int) error {
 	switch {
-	case c.codeHash == nil, c.Expired(now):
+	case *hash == nil, !now.Before(expiresAt):
 		return ErrCodeExpired
-	case c.attempts >= maxAttempts:
+	case *attempts >= maxAttempts:
 		return ErrTooManyAttempts
 	}
-	if !hmac.Equal(c.codeHash, candidate) {
-		c.attempts++
-		if c.attempts >= maxAttempts {
+	if !hmac.Equal(*hash, candidate) {
+		*attempts++
+		if *attempts >= maxAttempts {
 			return ErrTooManyAttempts
 		}
 		return ErrCodeMismatch
 	}
-	c.codeHash = nil
+	*hash = nil
 	return nil
 }
 
