@@ -2,6 +2,7 @@ package application_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,5 +51,25 @@ func TestProofReplayedAfterPhoneChange(t *testing.T) {
 	_, err := f.App.Login.Handle(ctx, application.Login{Phone: newNumber, EncryptionStr: p.EncryptionStr, RandomStr: p.RandomStr, TimeStamp: p.TimeStamp, ClientNet: "m"})
 	if !errors.Is(err, application.ErrReplayedRequest) {
 		t.Fatalf("step 1's proof replayed as a login at the new number: %v", err)
+	}
+}
+
+// TestDeletionProofReplayedAtTheNumberRegisteredAgain: a delete-account
+// proof names no account; once the number is registered again with the
+// same password, replaying it as a login must still be refused, and so
+// must the same proof spelt in capitals.
+func TestDeletionProofReplayedAtTheNumberRegisteredAgain(t *testing.T) {
+	f := newFakes(t)
+	pr := member(t, f, "u1", phone, "password1")
+	p := proof(f, "password1", "seen-once")
+	if err := f.App.DeleteAccount.Handle(ctx, application.DeleteAccount{Principal: pr, Proof: p}); err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	member(t, f, "u2", phone, "password1")
+	for _, enc := range []string{p.EncryptionStr, strings.ToUpper(p.EncryptionStr)} {
+		_, err := f.App.Login.Handle(ctx, application.Login{Phone: phone, EncryptionStr: enc, RandomStr: p.RandomStr, TimeStamp: p.TimeStamp, ClientNet: "m"})
+		if !errors.Is(err, application.ErrReplayedRequest) {
+			t.Errorf("the deletion's proof replayed as a login to the number's next account: %v", err)
+		}
 	}
 }
