@@ -3,9 +3,10 @@ GO ?= go
 
 .PHONY: run test generate check fmt vet tidy wire-check lint vulncheck vulndb fuzz bench soak image image-context
 
-## run: serve on :8080 with the embedded store and console SMS
+## run: serve on :8080 with the embedded store, console SMS and the demo page at /demo (DEMO_PAGE=false: without it)
+DEMO_PAGE ?= true
 run:
-	$(GO) run ./cmd/server
+	DEMO_PAGE=$(DEMO_PAGE) $(GO) run ./cmd/server
 
 ## test: every test, race detector on (container tests need Docker; see README)
 test:

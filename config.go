@@ -40,6 +40,9 @@ type Config struct {
 	DataDir        string        `env:"DATA_DIR" envDefault:"./data"`
 	LogLevel       zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat      string        `env:"LOG_FORMAT" envDefault:"json"`
+	// DemoPage serves the demo page at /demo (make run sets it; off in
+	// production unless asked for).
+	DemoPage bool `env:"DEMO_PAGE" envDefault:"false"`
 
 	SMS sms.Config
 

@@ -48,6 +48,7 @@ func TestConfigDefaults(t *testing.T) {
 		{"REFRESH_REUSE_GRACE", cfg.RefreshReuseGrace, 10 * time.Second},
 		{"TOKEN_SIGNING_KEYS", cfg.Keys.TokenSigningKeys, ""},
 		{"HTTP_PATH_PREFIX", cfg.HTTPPathPrefix, ""},
+		{"DEMO_PAGE", cfg.DemoPage, false},
 		{"LOG_LEVEL", cfg.LogLevel.String(), "info"},
 		{"SHUTDOWN_TIMEOUT", cfg.ShutdownTimeout, 15 * time.Second},
 		{"REGISTRATION_BINDING", cfg.RegistrationBinding.String(), "network"},
@@ -79,6 +80,7 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 		"CODE_DAILY_FAILURES_PER_PHONE":  {"CODE_DAILY_FAILURES_PER_PHONE": "-5"},
 		"CODE_HOURLY_FAILURES_GLOBAL":    {"CODE_HOURLY_FAILURES_GLOBAL": "many"},
 		"LOGIN_HOURLY_LIMIT_PER_ACCOUNT": {"LOGIN_HOURLY_LIMIT_PER_ACCOUNT": "-60"},
+		"DEMO_PAGE":                      {"DEMO_PAGE": "sometimes"},
 	}
 	for name, vars := range cases {
 		_, err := phoneauth.ParseConfig(vars)
@@ -90,6 +92,12 @@ func TestBadConfigNamesTheVariable(t *testing.T) {
 		cfg, err := phoneauth.ParseConfig(map[string]string{"REGISTRATION_BINDING": mode})
 		if err != nil || cfg.RegistrationBinding.String() != mode {
 			t.Errorf("REGISTRATION_BINDING=%s gives %v, %v", mode, cfg.RegistrationBinding, err)
+		}
+	}
+	for value, want := range map[string]bool{"true": true, "1": true, "false": false, "0": false} {
+		cfg, err := phoneauth.ParseConfig(map[string]string{"DEMO_PAGE": value})
+		if err != nil || cfg.DemoPage != want {
+			t.Errorf("DEMO_PAGE=%s gives %v, %v", value, cfg.DemoPage, err)
 		}
 	}
 	// A code lifetime over ASVS's 10 minutes is refused.

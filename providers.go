@@ -80,7 +80,8 @@ func provideKeyDir(cfg Config) crypto.KeyDir { return crypto.KeyDir(cfg.DataDir)
 
 // provideHTTPConfig serves /metrics on the main listener unless
 // METRICS_ADDR gives metrics their own (Service.Serve runs that one), and
-// the public keys of the session tokens.
+// the public keys of the session tokens, and the demo page when DEMO_PAGE
+// asks for it.
 func provideHTTPConfig(cfg Config, m *metrics.Metrics, t *crypto.Tokens) httpapi.Config {
 	hc := httpapi.Config{
 		TrustedProxies: cfg.TrustedProxies,
@@ -91,6 +92,7 @@ func provideHTTPConfig(cfg Config, m *metrics.Metrics, t *crypto.Tokens) httpapi
 		OpenAPI:        OpenAPIDocument,
 		JWKS:           t.JWKS(),
 		PathPrefix:     cfg.HTTPPathPrefix,
+		DemoPage:       cfg.DemoPage,
 	}
 	if cfg.MetricsAddr == "" {
 		hc.Metrics = m.Handler()

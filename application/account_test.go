@@ -95,7 +95,7 @@ func TestResetPasswordSendChecksInOrder(t *testing.T) {
 	code := f.SMS.Code(e164)
 	snap, ok := f.Codes.Snapshot(resetKey(phone))
 	if !ok || len(code) != 6 || len(snap.CodeHash) != 32 || string(snap.CodeHash) == code ||
-		snap.Subject.Purpose != domain.PurposeResetPassword || !snap.CodeExpiresAt.Equal(t0.Add(5*time.Minute)) {
+		snap.Subject.Purpose != domain.PurposeResetPassword || snap.Subject.Account != "u1" || !snap.CodeExpiresAt.Equal(t0.Add(5*time.Minute)) {
 		t.Fatalf("stored %+v for code %q", snap, code)
 	}
 	// One more unregistered number spends the network's failures; then
@@ -237,6 +237,83 @@ func TestResetPasswordTriesAndExpiry(t *testing.T) {
 	f.Clock.Advance(5 * time.Minute)
 	if err := reset(f, phone, code, "password2", "n"); !errors.Is(err, domain.ErrNoPendingCode) {
 		t.Fatalf("expired code: %v", err)
+	}
+}
+
+// TestResetPasswordUnknownNumber: a number no account holds has no code
+// to check, and answers as a number without a code does, after the same
+// failure limits: nothing tells it apart from a registered number.
+func TestResetPasswordUnknownNumber(t *testing.T) {
+	p := apptest.DefaultPolicy()
+	p.FailuresHourlyPerNet = 1
+	f := apptest.New(t0, p)
+	member(t, f, "u1", phone, "password1")
+	for _, ph := range []string{"13900000001", phone} {
+		if err := reset(f, ph, "123456", "password2", "n"); !errors.Is(err, domain.ErrNoPendingCode) {
+			t.Fatalf("reset at %s with no code: %v", ph, err)
+		}
+	}
+	// The network's one failure spent (an unregistered number's send),
+	// both answer 429 alike.
+	if err := resetSend(f, "13900000002", "m"); !errors.Is(err, domain.ErrUserNotFound) {
+		t.Fatal(err)
+	}
+	for _, ph := range []string{"13900000001", phone} {
+		if err := reset(f, ph, "123456", "password2", "m"); !isLimited(err, application.LimitFailuresHourly) {
+			t.Fatalf("reset at %s from a network past its failures: %v", ph, err)
+		}
+	}
+}
+
+// TestResetCodeBoundToAccount: a reset code is bound to the account it
+// was sent for, not only to its number. An account that moves away, or
+// is deleted while its reset code is being stored, leaves a code under
+// the number; whoever registers the number next cannot have their
+// password set with it: it is no code of theirs (no_pending_code).
+func TestResetCodeBoundToAccount(t *testing.T) {
+	for _, leave := range []string{"moves", "deleted"} {
+		t.Run(leave, func(t *testing.T) {
+			f := newFakes(t)
+			pr := member(t, f, "u1", phone, "password1")
+			if err := resetSend(f, phone, "n"); err != nil {
+				t.Fatal(err)
+			}
+			oldCode := f.SMS.Code(e164) // the previous holder of the number keeps this
+			switch leave {
+			case "moves":
+				const newNumber = "13900000003"
+				code := changePhoneTo(t, f, pr, newNumber)
+				if _, err := f.App.ChangePhone.Handle(ctx, application.ChangePhone{Principal: pr, NewPhone: newNumber, Code: code, ClientNet: "n"}); err != nil {
+					t.Fatalf("change: %v", err)
+				}
+			case "deleted":
+				// A reset's step 1 that looked the account up before the
+				// deletion stores its code after the deletion removed the
+				// number's codes.
+				if err := f.Users.Delete(ctx, "u1"); err != nil {
+					t.Fatal(err)
+				}
+			}
+			f.Clock.Advance(61 * time.Second) // past the shared cooldown, well within the code's 5 min
+			register(t, f, phone, "victimpass1", "victim@qq.com")
+			if _, ok := f.Codes.Snapshot(resetKey(phone)); !ok && leave == "deleted" {
+				t.Fatal("the test lost the stale code")
+			}
+			if err := reset(f, phone, oldCode, "attacker-pw1", "n"); !errors.Is(err, domain.ErrNoPendingCode) {
+				t.Fatalf("reset of the new account with the code sent to the number's previous holder: %v", err)
+			}
+			if _, err := loginWith(f, phone, "victimpass1", "r1"); err != nil {
+				t.Fatalf("the new account's password: %v", err)
+			}
+			// The new account's own reset replaces the stale code.
+			f.Clock.Advance(61 * time.Second)
+			if err := resetSend(f, phone, "n"); err != nil {
+				t.Fatal(err)
+			}
+			if err := reset(f, phone, f.SMS.Code(e164), "password9", "n"); err != nil {
+				t.Fatalf("the new account's own reset: %v", err)
+			}
+		})
 	}
 }
 
@@ -591,6 +668,53 @@ func TestChangePhoneTakenMeanwhile(t *testing.T) {
 	// The answer told that the number is registered: a failure.
 	if err := resetSend(f, "13900000005", "n"); !isLimited(err, application.LimitFailuresHourly) {
 		t.Fatalf("after phone_taken the network's one failure is spent: %v", err)
+	}
+}
+
+// TestDeleteAccountWithRevokedPrincipal: a deletion authenticated
+// before a revocation of every session (a logout-all, a password change)
+// is refused as a change of the account from that principal is: the
+// proof was judged against a password or a session that no longer holds.
+func TestDeleteAccountWithRevokedPrincipal(t *testing.T) {
+	f := newFakes(t)
+	pr := member(t, f, "u1", phone, "password1")
+	// Authenticated; then the owner logs out everywhere before the
+	// handler runs.
+	if _, err := f.Users.RevokeSessions(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	_, cerr := f.App.ChangePassword.Handle(ctx, application.ChangePassword{Principal: pr, Proof: proof(f, "password1", "c1"), Password: "password2", PasswordConfirm: "password2"})
+	if !errors.Is(cerr, application.ErrUnauthorized) {
+		t.Fatalf("change-password with a revoked principal: %v", cerr)
+	}
+	if err := f.App.DeleteAccount.Handle(ctx, application.DeleteAccount{Principal: pr, Proof: proof(f, "password1", "d1")}); !errors.Is(err, application.ErrUnauthorized) {
+		t.Fatalf("delete-account from a session revoked before it ran: %v", err)
+	}
+	if f.Users.Count() != 1 {
+		t.Fatal("a revoked principal deleted the account")
+	}
+	// A principal whose generation is current but whose account, as the
+	// proof was judged against it, holds a password the account no
+	// longer has: refused too.
+	cur, err := f.Users.ByID(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := pr
+	sealed, _ := apptest.Vault{}.Seal(cur.Phone(), "password7")
+	if _, err := f.Users.Update(ctx, "u1", func(u *domain.User) error {
+		u.ChangePassword(sealed)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	cur, _ = f.Users.ByID(ctx, "u1")
+	stale.Claims.Generation = cur.SessionGeneration()
+	if err := f.App.DeleteAccount.Handle(ctx, application.DeleteAccount{Principal: stale, Proof: proof(f, "password1", "d2")}); !errors.Is(err, application.ErrUnauthorized) {
+		t.Fatalf("delete-account judged against a password the account no longer has: %v", err)
+	}
+	if f.Users.Count() != 1 {
+		t.Fatal("a proof of the old password deleted the account")
 	}
 }
 

@@ -60,7 +60,7 @@ func (h *ChangePhoneSendHandler) Handle(ctx context.Context, in ChangePhoneSend)
 		return err
 	}
 	// The account's own number is registered too: no lookup is spared.
-	taken, err := h.sender.registered(ctx, phone, in.ClientNet, true, now)
+	taken, err := h.sender.registered(ctx, phone, in.ClientNet, now)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package application
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -35,11 +36,14 @@ func NewDeleteAccountHandler(users Users, codes PendingCodes, vault PasswordVaul
 }
 
 // Handle checks the proof of the password exactly as login does, then
-// deletes the account with everything the store keeps of it
-// (Users.Delete), which ends every session: a token names an account
-// that no longer exists. Its number and email may register again. The
-// account's pending codes go with it in the store; they are deleted here
-// again, best effort, for a store that might have left them.
+// revokes every session of the account in one atomic step that refuses
+// (ErrUnauthorized, nothing changed) when the principal's session was
+// revoked, or the password changed, since the token was checked; then
+// it deletes the account with everything the store keeps of it
+// (Users.Delete): a token names an account that no longer exists. Its
+// number and email may register again. The account's pending codes go
+// with it in the store; they are deleted here again, best effort, for a
+// store that might have left them.
 func (h *DeleteAccountHandler) Handle(ctx context.Context, in DeleteAccount) error {
 	user, err := in.Principal.account()
 	if err != nil {
@@ -47,6 +51,23 @@ func (h *DeleteAccountHandler) Handle(ctx context.Context, in DeleteAccount) err
 	}
 	now := h.clock.Now()
 	if _, err := h.proofs.check(ctx, user.Phone(), user, in.Proof, in.ClientNet, rule{}, now); err != nil {
+		return err
+	}
+	// The proof was judged against the account as the token's check read
+	// it. Revoking every session first, in one atomic step that refuses
+	// when the principal's session was revoked meanwhile or the password
+	// changed, makes that judgement the one that holds: a deletion
+	// authenticated before a logout-all or a password change deletes
+	// nothing, and no session of the account outlives the deletion's
+	// start.
+	_, err = in.Principal.update(ctx, h.users, func(u *domain.User) error {
+		if !bytes.Equal(u.SealedPassword(), user.SealedPassword()) {
+			return fmt.Errorf("%w: password changed since the proof was judged", ErrUnauthorized)
+		}
+		u.RevokeSessions()
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	err = h.users.Delete(ctx, user.ID())

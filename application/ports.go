@@ -38,7 +38,8 @@ type Clock interface {
 // number is free and the new one held in the same step, and a new number
 // that another account holds (or takes concurrently) is
 // domain.ErrPhoneTaken, with nothing written; no two accounts ever hold
-// one number.
+// one number. A store that also keeps the codes deletes the old number's
+// reset code with a move (a left one is harmless: it binds its account).
 //
 // Delete removes the account and every record the store keeps of it (its
 // email, its sessions' records, its pending codes) so that its number
@@ -46,7 +47,10 @@ type Clock interface {
 // id. Where one atomic step cannot cover it all, the account record goes
 // last, after its sessions are revoked, so that a crash part way leaves
 // an account that still logs in (and can be deleted again), never a
-// half-deleted one whose old session records come back to life.
+// half-deleted one whose old session records come back to life. A write
+// that read the account before Delete and commits after it (a refresh's
+// session record, a reset code) may leave that one record; it cannot act
+// for the account, and goes with its retention or expiry.
 type Users interface {
 	Create(ctx context.Context, u *domain.User) error
 	ByPhone(ctx context.Context, phone domain.PhoneNumber) (*domain.User, error)

@@ -112,7 +112,7 @@ func (c *proofCheck) judge(ctx context.Context, user *domain.User, phone domain.
 	// A store short of memory may have forgotten the oldest triples; it
 	// then answers stale for every request as old as those, which the
 	// client hears as a request to retry with a fresh time stamp.
-	claim, err := c.nonces.Claim(ctx, nonceKey(user.ID(), p.RandomStr, p.TimeStamp), sent.Add(c.policy.LoginTimeWindow+time.Second), now)
+	claim, err := c.nonces.Claim(ctx, nonceKey(p.EncryptionStr, p.RandomStr, p.TimeStamp), sent.Add(c.policy.LoginTimeWindow+time.Second), now)
 	if err != nil || claim != NonceClaimed {
 		// Not a proof of the password: a replayed right proof must not
 		// reset the count, or replaying one would unlock the account.
@@ -178,17 +178,34 @@ func (c *proofCheck) giveBackAttempt(ctx context.Context, key string, t domain.A
 	})
 }
 
-// nonceKey hashes the triple so that a long random_str costs the store
-// no more than a short one; the separators keep ("ab","c") and ("a","bc")
-// apart. The triple is named by the account, not by its number: the
-// proof's hash binds no number, so a triple keyed by the number would be
-// accepted again once the account moved to another one.
-func nonceKey(account, random, ts string) string {
-	h := sha256.New()
-	h.Write([]byte(account))
-	h.Write([]byte{0})
-	h.Write([]byte(random))
-	h.Write([]byte{0})
-	h.Write([]byte(ts))
-	return "nonce:" + hex.EncodeToString(h.Sum(nil)[:16])
+// nonceKey names an accepted proof by the proof itself (lowercased: it is
+// compared case-insensitively, so a replay in capitals is the same proof)
+// with its random_str and time_stamp, hashed so that a long random_str
+// costs the store no more than a short one; the separators keep
+// ("ab","c") and ("a","bc") apart. Neither the number nor the account
+// names it: the proof's hash binds neither, so a key by the number let a
+// proof be accepted again once its account moved to another number, and
+// a key by the account let a deletion's proof log in to the account that
+// registered the number next with the same password. Named by itself, a
+// proof is accepted once, anywhere, for as long as its time stamp is in
+// the window. (Two accounts with one password whose clients drew the same
+// random_str in the same second would share a key: the second hears
+// replayed_request and retries; clients draw random strings.)
+func nonceKey(proof, random, ts string) string {
+	// Built on the stack and hashed in one call: the login path's budget
+	// of allocations has no room for a hash.Hash.
+	b := make([]byte, 0, 160)
+	for i := 0; i < len(proof); i++ {
+		c := proof[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	b = append(b, 0)
+	b = append(b, random...)
+	b = append(b, 0)
+	b = append(b, ts...)
+	sum := sha256.Sum256(b)
+	return "nonce:" + hex.EncodeToString(sum[:16])
 }

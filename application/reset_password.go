@@ -37,12 +37,16 @@ func NewResetPasswordHandler(users Users, codes PendingCodes, vault PasswordVaul
 
 // Handle checks the new password against the policy first (a rejected
 // password uses no try of the code and nothing of the failure limits),
-// then verifies the number's reset code under the rules of every code
-// check (CodeGuard: tries, expiry, single use, failure limits): no live
-// code is domain.ErrNoPendingCode. A right code seals the new password
-// under the account's number and stores it in one atomic step that also
-// revokes every session of the account; then the account's login lock
-// is lifted. The answer carries no tokens: the owner logs in.
+// then looks up the account that holds the number and verifies the
+// number's reset code, bound to that account, under the rules of every
+// code check (CodeGuard: tries, expiry, single use, failure limits). No
+// live code, no account at the number, and a code sent for another
+// account (the number's previous holder, who moved away or was deleted)
+// are all domain.ErrNoPendingCode: the account has no code. A right code
+// seals the new password under the account's number and stores it in
+// one atomic step that also revokes every session of the account; then
+// the account's login lock is lifted. The answer carries no tokens: the
+// owner logs in.
 func (h *ResetPasswordHandler) Handle(ctx context.Context, in ResetPassword) error {
 	phone, err := domain.ParsePhoneNumber(in.Phone)
 	if err != nil {
@@ -52,29 +56,33 @@ func (h *ResetPasswordHandler) Handle(ctx context.Context, in ResetPassword) err
 		return err
 	}
 	now := h.clock.Now()
-	subject := domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: phone}
+	user, err := h.users.ByPhone(ctx, phone)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		return h.guard.noPending(ctx, phone, in.ClientNet, now)
+	}
+	if err != nil {
+		return fmt.Errorf("look up user: %w", err)
+	}
+	subject := domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: phone, Account: user.ID()}
 	net, err := h.guard.verifyPending(ctx, h.codes, subject, h.hasher.HashCode(subject, in.Code), in.ClientNet, now)
 	if err != nil {
 		return err
 	}
 	h.guard.release(ctx, now, net) // a right code is no failure
-	user, err := h.users.ByPhone(ctx, phone)
-	if err == nil {
-		_, err = h.users.Update(ctx, user.ID(), func(u *domain.User) error {
-			if u.Phone().E164() != phone.E164() {
-				return domain.ErrUserNotFound // the account left the number
-			}
-			sealed, err := h.vault.Seal(u.Phone(), in.Password)
-			if err != nil {
-				return fmt.Errorf("seal password: %w", err)
-			}
-			u.ChangePassword(sealed)
-			return nil
-		})
-	}
+	_, err = h.users.Update(ctx, user.ID(), func(u *domain.User) error {
+		if u.Phone().E164() != phone.E164() {
+			return domain.ErrUserNotFound // the account left the number
+		}
+		sealed, err := h.vault.Seal(u.Phone(), in.Password)
+		if err != nil {
+			return fmt.Errorf("seal password: %w", err)
+		}
+		u.ChangePassword(sealed)
+		return nil
+	})
 	if errors.Is(err, domain.ErrUserNotFound) {
-		// The account was deleted, or moved to another number, since the
-		// code was sent: the code is for no account.
+		// The account was deleted, or moved to another number, since it
+		// was looked up: the code is for no account at the number.
 		return domain.ErrNoPendingCode
 	}
 	if err != nil {

@@ -31,8 +31,10 @@ func NewResetPasswordSendHandler(users Users, codes PendingCodes, limits RateLim
 // failure: it tells that a number is not registered), the country
 // allow-list, and the sending limits, which are registration's and
 // shared with it (a code sent to register starts the number's cooldown
-// for a reset too). It then stores the code's hash, bound to its purpose
-// and number, replacing the number's earlier reset code, and sends it;
+// for a reset too). It then stores the code's hash, bound to its purpose,
+// number and the account found at the number (a code sent to a number's
+// previous holder never resets its next one's password), replacing the
+// number's earlier reset code, and sends it;
 // if the vendor fails the stored code is killed and the *SMSError
 // returned.
 func (h *ResetPasswordSendHandler) Handle(ctx context.Context, in ResetPasswordSend) error {
@@ -41,16 +43,16 @@ func (h *ResetPasswordSendHandler) Handle(ctx context.Context, in ResetPasswordS
 		return err
 	}
 	now := h.clock.Now()
-	exists, err := h.sender.registered(ctx, phone, in.ClientNet, false, now)
+	user, err := h.sender.holder(ctx, phone, in.ClientNet, now)
 	if err != nil {
 		return err
 	}
-	if !exists {
+	if user == nil {
 		return domain.ErrUserNotFound
 	}
 	if !h.policy.AllowedCountries.Allows(phone) {
 		return domain.ErrCountryNotAllowed
 	}
-	subject := domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: phone}
+	subject := domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: phone, Account: user.ID()}
 	return h.sender.sendPending(ctx, h.codes, subject, h.policy.sendRules(phone, in.ClientNet), now)
 }

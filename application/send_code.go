@@ -39,7 +39,7 @@ func (h *SendCodeHandler) Handle(ctx context.Context, in SendCode) error {
 		return err
 	}
 	now := h.clock.Now()
-	exists, err := h.codes.registered(ctx, phone, in.ClientNet, true, now)
+	exists, err := h.codes.registered(ctx, phone, in.ClientNet, now)
 	if err != nil {
 		return err
 	}
@@ -91,20 +91,40 @@ type codeSender struct {
 // registered reports whether phone has an account. Whether a number is
 // registered is what an enumerating client wants: the lookup takes a unit
 // of the client network's failures first (a network past its failures
-// hears 429 before anything is looked up), and keeps it when the answer
-// is failsIf, the answer that refuses the request (registered, for a
-// registration or a phone change; not registered, for a reset).
-func (s codeSender) registered(ctx context.Context, phone domain.PhoneNumber, clientNet string, failsIf bool, now time.Time) (bool, error) {
+// hears 429 before anything is looked up), and keeps it when the number
+// is registered, the answer that refuses a registration or a phone
+// change.
+func (s codeSender) registered(ctx context.Context, phone domain.PhoneNumber, clientNet string, now time.Time) (bool, error) {
 	failure, err := take(ctx, s.limits, s.policy.failureRule(clientNet), now)
 	if err != nil {
 		return false, err
 	}
 	exists, err := s.users.Exists(ctx, phone)
-	settle(ctx, s.limits, failure, err == nil && exists == failsIf, now)
+	settle(ctx, s.limits, failure, err == nil && exists, now)
 	if err != nil {
 		return false, fmt.Errorf("look up user: %w", err)
 	}
 	return exists, nil
+}
+
+// holder is the account that holds phone, nil when none: registered's
+// lookup for a reset, where no account is the answer that refuses (and
+// the code is bound to the account found).
+func (s codeSender) holder(ctx context.Context, phone domain.PhoneNumber, clientNet string, now time.Time) (*domain.User, error) {
+	failure, err := take(ctx, s.limits, s.policy.failureRule(clientNet), now)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.users.ByPhone(ctx, phone)
+	if errors.Is(err, domain.ErrUserNotFound) {
+		settle(ctx, s.limits, failure, true, now)
+		return nil, nil
+	}
+	settle(ctx, s.limits, failure, false, now)
+	if err != nil {
+		return nil, fmt.Errorf("look up user: %w", err)
+	}
+	return u, nil
 }
 
 // send takes one unit of each sending limit (rules, in order; a refusal

@@ -155,6 +155,10 @@ func (c *CodeGuard) release(ctx context.Context, now time.Time, places ...taken)
 // the check (so concurrent guesses cannot pass the attempt limit), a right
 // code used up. No live code is domain.ErrNoPendingCode.
 //
+// A code sent for another account than want's (a reset code sent to the
+// number's previous holder, who moved away or was deleted) is no code of
+// want's: domain.ErrNoPendingCode, nothing charged, the code untouched.
+//
 // A code whose subject is not want (a phone change's code sent to
 // another number than the one typed) is a wrong try of that code: it
 // counts against its attempts and the client network's failures, but
@@ -172,6 +176,12 @@ func (c *CodeGuard) verifyPending(ctx context.Context, codes PendingCodes, want 
 	var outcome error
 	wrong, other := false, false
 	err = codes.Update(ctx, want.Key(), now, func(p *domain.PendingCode) error {
+		if p.Subject().Account != want.Account {
+			// The key is the number's (a reset's) and the code was sent
+			// for another account, the number's previous holder: it is
+			// no code of want's account, which has none.
+			return domain.ErrNoPendingCode
+		}
 		cand := candidate
 		if other = !sameSubject(p.Subject(), want); other {
 			cand = nil // matches no code
@@ -196,6 +206,19 @@ func (c *CodeGuard) verifyPending(ctx context.Context, codes PendingCodes, want 
 		return taken{}, outcome
 	}
 	return g.net, nil
+}
+
+// noPending answers a check of a code where there is none to check (a
+// number no account holds) as verifyPending answers a key that holds no
+// live code: the failure limits are consulted (a client past them hears
+// 429), nothing is charged, and the answer is domain.ErrNoPendingCode.
+func (c *CodeGuard) noPending(ctx context.Context, phone domain.PhoneNumber, clientNet string, now time.Time) error {
+	g, err := c.reserve(ctx, phone, clientNet, now)
+	if err != nil {
+		return err
+	}
+	c.release(ctx, now, g.net, g.global, g.phone)
+	return domain.ErrNoPendingCode
 }
 
 // sameSubject compares subjects by what the code's hash binds.

@@ -6,9 +6,9 @@ import (
 )
 
 // CodePurpose is what an SMS code was sent for. The purpose is bound into
-// the code's keyed hash (with the number, and for a phone change the
-// account), so a code sent for one purpose can never verify another,
-// whatever a store holds.
+// the code's keyed hash (with the number, and for a reset or a phone
+// change the account), so a code sent for one purpose can never verify
+// another, whatever a store holds.
 type CodePurpose string
 
 // The purposes a code is sent for.
@@ -19,8 +19,11 @@ const (
 )
 
 // CodeSubject is what a code is bound to: its purpose, the number it was
-// sent to, and, for a phone change, the id of the account that asked for
-// it (empty for the other purposes).
+// sent to, and the id of the account it was sent for: for a password
+// reset the account that held the number when the code was sent (so a
+// code sent to a number's previous holder is nothing to its next one),
+// for a phone change the account that asked. A registration has no
+// account yet (empty).
 type CodeSubject struct {
 	Purpose CodePurpose
 	Phone   PhoneNumber
@@ -71,20 +74,29 @@ func (c *PendingCode) Expired(now time.Time) bool { return !now.Before(c.codeExp
 // up). Verify changes the code whether it succeeds or not, so callers
 // persist it in both cases.
 func (c *PendingCode) Verify(candidate []byte, now time.Time, maxAttempts int) error {
+	return checkCode(&c.codeHash, c.codeExpiresAt, &c.attempts, candidate, now, maxAttempts)
+}
+
+// checkCode is the one rule every code is checked by, a registration's
+// and the other purposes' alike: a used, killed or expired code answers
+// ErrCodeExpired, a dead one ErrTooManyAttempts; the candidate hash is
+// compared in constant time; a wrong try counts, and the try that reaches
+// maxAttempts kills the code; a right one uses the code up (*hash = nil).
+func checkCode(hash *[]byte, expiresAt time.Time, attempts *int, candidate []byte, now time.Time, maxAttempts int) error {
 	switch {
-	case c.codeHash == nil, c.Expired(now):
+	case *hash == nil, !now.Before(expiresAt):
 		return ErrCodeExpired
-	case c.attempts >= maxAttempts:
+	case *attempts >= maxAttempts:
 		return ErrTooManyAttempts
 	}
-	if !hmac.Equal(c.codeHash, candidate) {
-		c.attempts++
-		if c.attempts >= maxAttempts {
+	if !hmac.Equal(*hash, candidate) {
+		*attempts++
+		if *attempts >= maxAttempts {
 			return ErrTooManyAttempts
 		}
 		return ErrCodeMismatch
 	}
-	c.codeHash = nil
+	*hash = nil
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package domain
 
 import (
-	"crypto/hmac"
 	"time"
 )
 
@@ -72,22 +71,9 @@ func RenewPendingRegistration(cur *PendingRegistration, phone PhoneNumber, codeH
 // Verify changes the registration whether it succeeds or not (the attempt
 // counter), so callers persist it in both cases.
 func (p *PendingRegistration) Verify(candidate []byte, now time.Time, maxAttempts int, ttl time.Duration, by RegistrationClient) error {
-	switch {
-	case p.codeHash == nil:
-		return ErrCodeExpired
-	case !now.Before(p.codeExpiresAt):
-		return ErrCodeExpired
-	case p.attempts >= maxAttempts:
-		return ErrTooManyAttempts
+	if err := checkCode(&p.codeHash, p.codeExpiresAt, &p.attempts, candidate, now, maxAttempts); err != nil {
+		return err
 	}
-	if !hmac.Equal(p.codeHash, candidate) {
-		p.attempts++
-		if p.attempts >= maxAttempts {
-			return ErrTooManyAttempts
-		}
-		return ErrCodeMismatch
-	}
-	p.codeHash = nil
 	p.verifiedAt = now
 	p.verifiedUntil = now.Add(ttl)
 	p.expiresAt = p.verifiedUntil

@@ -21,8 +21,9 @@ var errImmutableChanged = errors.New("bolt: update user: fn changed the id, emai
 // Update applies fn to the account with that id and stores the result
 // in one write transaction, fsynced before it returns (see
 // application.Users). A move to another number happens in the same
-// transaction: the record leaves its old key for the new one, and the id
-// and email indexes follow it; a number another account holds is
+// transaction: the record leaves its old key for the new one, the id
+// and email indexes follow it, and the old number's reset code goes; a
+// number another account holds is
 // domain.ErrPhoneTaken, with nothing written. bbolt has one writer at a
 // time, so two moves to one number cannot both find it free. fn may run
 // more than once (see the package comment).
@@ -47,6 +48,7 @@ func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) err
 			outcome = err
 			return nil
 		}
+		oldPhone := u.Phone()
 		if err := fn(u); err != nil {
 			outcome = err
 			return nil
@@ -76,6 +78,13 @@ func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) err
 			if err := tx.Bucket(bucketEmails).Put([]byte(doc.Email), newKey); err != nil {
 				return err
 			}
+			// The old number's reset code is the account's, or a stale
+			// one of an earlier holder: no code of the number's next
+			// holder either way (a reset code binds its account).
+			reset := domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: oldPhone}.Key()
+			if err := tx.Bucket(bucketCodes).Delete([]byte(reset)); err != nil {
+				return err
+			}
 		}
 		if err := users.Put(newKey, data); err != nil {
 			return err
@@ -97,6 +106,14 @@ func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) err
 // under its number. Nothing is half done after a crash. The login
 // lockouts and rate-limit windows of the embedded mode live in memory,
 // not here.
+//
+// A write that read the account before the deletion and commits after it
+// can leave one record behind, which cannot act for the account: a
+// refresh's session record and its sessions_by_user entry (kept until
+// the session's retention; the refresh reads the account again and is
+// refused, and no token authenticates without the account), or a reset
+// code (kept until it expires; it is bound to the deleted account's id,
+// so it resets nobody's password).
 func (r *Users) Delete(ctx context.Context, id string) error {
 	if err := ctx.Err(); err != nil {
 		return unavailable("delete user", err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -228,4 +229,63 @@ func BenchmarkSessionFirstRecord(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestRefreshRacingDeleteLeavesOneRecordUntilRetention: a refresh reads
+// the account (Users.ByID), then records the session (Sessions.Update).
+// A deletion committed between the two leaves that session's record and
+// its sessions_by_user entry, as Users.Delete says: the refresh reads
+// the account again and is refused, and no token authenticates without
+// the account. The record goes with its retention, its index entry too.
+func TestRefreshRacingDeleteLeavesOneRecordUntilRetention(t *testing.T) {
+	ctx := t.Context()
+	s := open(t, filepath.Join(t.TempDir(), "phoneauth.db"))
+	defer s.Close()
+	e, _ := domain.ParseEmail("u@example.com")
+	if err := s.Users().Create(ctx, domain.NewUser("u1", domain.MustParsePhoneNumber("+8613800000001"), e, []byte{1}, base)); err != nil {
+		t.Fatal(err)
+	}
+	// The refresh has read the account (generation 0) ...
+	u, err := s.Users().ByID(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ... the owner deletes the account ...
+	if err := s.Users().Delete(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	// ... and the refresh records its session.
+	i := domain.OpenSession("s1", "u1", 0, base, lifetimes)
+	tok := domain.SessionToken{SessionID: "s1", UserID: "u1", IssuedAt: i.IssuedAt, ExpiresAt: i.RefreshExpiresAt}
+	now := base.Add(time.Minute)
+	if err := s.Sessions().Update(ctx, "s1", now, func(ss *domain.Session) error {
+		ss.Refresh(tok, u.SessionGeneration(), now, lifetimes)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	left := func() []string {
+		t.Helper()
+		records, err := s.Dump(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range records {
+			if strings.Contains(r.Key, "u1") || strings.Contains(r.Value, "u1") {
+				got = append(got, r.Where)
+			}
+		}
+		slices.Sort(got)
+		return got
+	}
+	if got := left(); !slices.Equal(got, []string{"sessions", "sessions_by_user"}) {
+		t.Fatalf("left of the deleted account by the racing refresh: %q; want its one session record and index entry", got)
+	}
+	if _, err := s.DeleteExpired(ctx, now.Add(lifetimes.Refresh+time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := left(); len(got) != 0 {
+		t.Fatalf("left of the deleted account past the session's retention: %q", got)
+	}
 }

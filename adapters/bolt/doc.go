@@ -10,9 +10,11 @@
 // their number, codes of the other purposes under their subject's key,
 // sessions under their id, and an index of sessions by account (account
 // id, a zero byte, session id), which lets an account's deletion find its
-// sessions. A change of number moves the user to its new key, and
-// repoints both indexes, in one transaction; a deletion removes the
-// account and every record of it in one. Every write is fsynced
+// sessions. A change of number moves the user to its new key, repoints
+// both indexes and drops the old number's reset code, in one
+// transaction; a deletion removes the account and every record of it in
+// one (what a write racing it records after it is described at
+// Users.Delete). Every write is fsynced
 // before it returns: an acknowledged answer survives kill -9. Concurrent
 // writes share commits (groupCommit), which may run a write's function
 // more than once; each function therefore recomputes everything it

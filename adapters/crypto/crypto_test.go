@@ -95,7 +95,7 @@ func TestCodeHasher(t *testing.T) {
 		"other code":  h.HashCode(reg(alice), "123457"),
 		"other phone": h.HashCode(reg(bob), "123456"),
 		"other key":   crypto.NewCodeHasher(key(4)).HashCode(reg(alice), "123456"),
-		"reset":       h.HashCode(domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: alice}, "123456"),
+		"reset":       h.HashCode(domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: alice, Account: "a1"}, "123456"),
 		"change":      h.HashCode(domain.CodeSubject{Purpose: domain.PurposeChangePhone, Phone: alice, Account: "a1"}, "123456"),
 	} {
 		if bytes.Equal(a, other) {
@@ -109,9 +109,22 @@ func TestCodeHasher(t *testing.T) {
 	if bytes.Equal(change("a1"), change("a2")) {
 		t.Error("two accounts' phone-change codes hash alike")
 	}
+	// So is a reset code: the number's previous holder's code is worth
+	// nothing for its next one.
+	reset := func(account string) []byte {
+		return h.HashCode(domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: alice, Account: account}, "123456")
+	}
+	if bytes.Equal(reset("a1"), reset("a2")) {
+		t.Error("two accounts' reset codes for one number hash alike")
+	}
+	m := hmac.New(sha256.New, key(3))
+	m.Write([]byte("reset_password\x00+8615850551102\x00a1\x00123456"))
+	if !bytes.Equal(reset("a1"), m.Sum(nil)) {
+		t.Error("a reset code does not hash as HMAC(reset_password 0 phone 0 account 0 code)")
+	}
 	// A registration code hashes as before purposes had siblings, so
 	// codes sent before an upgrade verify after it.
-	m := hmac.New(sha256.New, key(3))
+	m = hmac.New(sha256.New, key(3))
 	m.Write([]byte("register\x00+8615850551102\x00123456"))
 	if !bytes.Equal(a, m.Sum(nil)) {
 		t.Error("a registration code no longer hashes as HMAC(register 0 phone 0 code)")

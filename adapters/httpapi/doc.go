@@ -18,6 +18,8 @@
 //     encoding.go: the refusal of encoded bodies; client.go: the client's
 //     address and network; observe.go: what the Observer (metrics) is
 //     told; ops.go: probes, metrics, the OpenAPI document and the JWKS.
+//   - demo.go: the demo page (DEMO_PAGE), its files embedded from demo/,
+//     served with a policy that runs no inline script or style.
 //
 // Adding an endpoint is a request type, a handler, its failures' rows in
 // the error table and one line in routes.go.

@@ -4,7 +4,8 @@ import "github.com/gofiber/fiber/v2"
 
 // mount registers the middleware every request passes, then every route,
 // each through route: the operational routes (ops.go), the API, whose
-// answers no cache may keep, and the public keys that verify its tokens.
+// answers no cache may keep, the public keys that verify its tokens and,
+// when configured, the demo page (demo.go).
 func (s *Server) mount(cfg Config) {
 	s.fiber.Use(s.accessLog, s.recoverPanic, refuseEncoded)
 	s.mountOps(cfg)
@@ -33,6 +34,9 @@ func (s *Server) mount(cfg Config) {
 	s.route(fiber.MethodPost, "/client/delete-account", deleteAccount, s.deleteAccount, authenticated)
 	if len(cfg.JWKS) > 0 {
 		s.route(fiber.MethodGet, JWKSPath, anyEndpoint, jwks(cfg.JWKS), public)
+	}
+	if cfg.DemoPage {
+		s.mountDemo()
 	}
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	// every route under it as well as at its own path. It starts with a
 	// slash and does not end with one.
 	PathPrefix string
+	// DemoPage serves the demo page at DemoPath (DEMO_PAGE); off, its
+	// paths answer 404 as any unknown path does.
+	DemoPage bool
 	// DependencyLogInterval is the least time between two log lines for
 	// one kind of dependency failure (a 503) on one endpoint; zero means
 	// DefaultDependencyLogInterval.

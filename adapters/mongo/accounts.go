@@ -6,6 +6,7 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.uber.org/zap"
 
 	"github.com/phoneauth/phoneauth/domain"
 )
@@ -20,7 +21,8 @@ var errImmutableChanged = errors.New("mongo update user: fn changed the id, emai
 // makes it read again and re-apply fn rather than be lost. A move to
 // another number is that same single-document update, and the unique
 // phone index admits it or refuses it (domain.ErrPhoneTaken): no two
-// accounts ever hold one number, whatever races.
+// accounts ever hold one number, whatever races. After a move the old
+// number's reset code is deleted, best effort (dropResetCode).
 func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) error) (*domain.User, error) {
 	ctx, cancel := r.s.op(ctx)
 	defer cancel()
@@ -50,6 +52,9 @@ func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) err
 			}}})
 		switch {
 		case err == nil && res.MatchedCount > 0:
+			if next.Phone != cur.Phone {
+				r.dropResetCode(ctx, cur.Phone)
+			}
 			return u, nil
 		case err != nil && next.Phone == cur.Phone:
 			return nil, wrap("update user", err)
@@ -62,6 +67,21 @@ func (r *Users) Update(ctx context.Context, id string, fn func(*domain.User) err
 		}
 	}
 	return nil, contended("update user")
+}
+
+// dropResetCode deletes the reset code of a number an account just left,
+// best effort: it can only be the account's, or a stale one of an earlier
+// holder, and a reset code binds the account it was sent for, so one left
+// behind resets nobody's password; it goes with its expiry.
+func (r *Users) dropResetCode(ctx context.Context, phone string) {
+	p, err := domain.RestorePhoneNumber(phone)
+	if err != nil {
+		return
+	}
+	key := domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: p}.Key()
+	if _, err := r.s.codes.coll.DeleteOne(ctx, byID(key)); err != nil {
+		r.s.log.Warn("reset code of a number an account left not deleted", zap.String("phone", domain.MaskPhone(phone)), zap.Error(err))
+	}
 }
 
 // moveRefused says why a move of account id to phone failed with err. A

@@ -33,7 +33,13 @@ type legacyUserDoc struct {
 // be repeated, so a start that stopped part way (or two instances
 // starting together) leaves nothing half moved: an account already in
 // accounts under its id was moved by that earlier run, and accounts
-// holds the newer truth about it (the old document only goes). An old
+// holds the newer truth about it (the old document only goes). Two
+// instances moving at once are not safe against a deletion, though: one
+// that read a batch before the other moved it inserts it again, and an
+// account the other (already serving) deleted in between comes back.
+// Nothing short of a claim on the old documents closes that, so
+// docs/mongo.md asks that one instance finish the move before the others
+// start. An old
 // document whose number or email another account already holds under
 // another id is a conflict (an instance of the old release wrote it
 // after the move began): it is left in place and logged, and the
