@@ -46,8 +46,16 @@ func testReplayMemoryUnderPressure(t *testing.T, store string, in *instance) {
 	loud0 := quiet()
 
 	// 1,500 logins, 100 per second of the service's clock: the memory
-	// fills in the tenth second and must then make room.
-	const seconds, perSecond, clients = 15, 100, 8
+	// fills in the tenth second and must then make room. MongoDB's memory
+	// of proofs has no bound to fill: there a fifth of the rate shows the
+	// same rules (every login accepted, every replay refused, no 503, a
+	// quiet log) without minutes of commands on the serialised test
+	// server.
+	const seconds, clients = 15, 8
+	perSecond := 100
+	if store == "mongo" {
+		perSecond = 20
+	}
 	var (
 		mu       sync.Mutex
 		accepted []m // bodies of accepted logins, in order
@@ -100,7 +108,7 @@ func testReplayMemoryUnderPressure(t *testing.T, store string, in *instance) {
 	}
 	// Every early replay is refused, whatever the store remembers (by a
 	// limit on the client's failures too, should one count these).
-	for i, b := range accepted[:300] {
+	for i, b := range accepted[:min(300, len(accepted))] {
 		if a := in.post(t, "/client/login", b); a.Status == 503 || a.Code != 0 || a.Token != "" {
 			t.Fatalf("replay of accepted login %d: %d %s", i, a.Status, a.Raw)
 		}
@@ -113,6 +121,6 @@ func testReplayMemoryUnderPressure(t *testing.T, store string, in *instance) {
 	// The log may say once that the memory is under pressure; it must not
 	// say so per request.
 	if loud := quiet() - loud0; loud > 3 {
-		t.Errorf("%d warning and error lines for %d logins and 300 replays, want at most 3", loud, seconds*perSecond)
+		t.Errorf("%d warning and error lines for %d logins and their replays, want at most 3", loud, seconds*perSecond)
 	}
 }
