@@ -166,16 +166,14 @@ func rows(parts ...[]outcome) []outcome {
 var perEndpoint = map[endpoint][]outcome{
 	step1: {
 		{domain.ErrUserExists, fiber.StatusOK, application.ReasonUserExists, msgUserExists, 0},
-		{domain.ErrCountryNotAllowed, fiber.StatusOK, application.ReasonCountryNotAllowed, msgCountry, 0},
+		countryRow,
 	},
 	step2: rows(codeRows[:3], []outcome{
 		{domain.ErrNoPending, fiber.StatusOK, application.ReasonNoPendingRegistration, msgVerifyFailed, 0},
 	}),
-	step3: {
+	step3: rows([]outcome{
 		{domain.ErrNotVerified, fiber.StatusOK, application.ReasonNotVerified, msgNotVerified, 0},
-		{domain.ErrPasswordLength, fiber.StatusOK, application.ReasonPasswordLength, msgPasswordLength, 0},
-		{domain.ErrPasswordMismatch, fiber.StatusOK, application.ReasonPasswordMismatch, msgPasswordDiffer, 0},
-	},
+	}, passwordRows),
 	step4: {
 		{domain.ErrNotVerified, fiber.StatusOK, application.ReasonNotVerified, msgNotVerified, 0},
 		{domain.ErrInvalidEmail, fiber.StatusOK, application.ReasonInvalidEmail, msgRegisterFailed, 0},
