@@ -106,17 +106,40 @@ type envelope struct {
 // do sends one request (body nil for none; token "" for none) and
 // decodes the answer: an envelope whose code is 1, or an *Error.
 func (c *Client) do(ctx context.Context, method, path, token string, body any) (*envelope, error) {
+	status, raw, err := c.exchange(ctx, method, path, token, body)
+	if err != nil {
+		return nil, err
+	}
+	var env envelope
+	if json.Unmarshal(raw, &env) != nil || env.Code == nil {
+		return nil, unexpectedAnswer(status)
+	}
+	if *env.Code != 1 {
+		return nil, &Error{
+			HTTPStatus: status,
+			Code:       *env.Code,
+			Message:    env.Message,
+			Reason:     env.Error,
+			RetryAfter: time.Duration(env.RetryAfter) * time.Second,
+		}
+	}
+	return &env, nil
+}
+
+// exchange sends one request (body nil for none, else JSON; token "" for
+// none) and reads the answer's status and body (at most 1 MiB).
+func (c *Client) exchange(ctx context.Context, method, path, token string, body any) (int, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, fmt.Errorf("phoneauth: %s %s: %w", method, path, err)
+			return 0, nil, fmt.Errorf("phoneauth: %s %s: %w", method, path, err)
 		}
 		r = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, r)
 	if err != nil {
-		return nil, fmt.Errorf("phoneauth: %s %s: %w", method, path, err)
+		return 0, nil, fmt.Errorf("phoneauth: %s %s: %w", method, path, err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -127,27 +150,19 @@ func (c *Client) do(ctx context.Context, method, path, token string, body any) (
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("phoneauth: %s %s: %w", method, path, err)
+		return 0, nil, fmt.Errorf("phoneauth: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, fmt.Errorf("phoneauth: %s %s: read the answer: %w", method, path, err)
+		return 0, nil, fmt.Errorf("phoneauth: %s %s: read the answer: %w", method, path, err)
 	}
-	var env envelope
-	if json.Unmarshal(raw, &env) != nil || env.Code == nil {
-		return nil, &Error{HTTPStatus: resp.StatusCode, Message: http.StatusText(resp.StatusCode), Reason: ReasonUnexpectedAnswer}
-	}
-	if *env.Code != 1 {
-		return nil, &Error{
-			HTTPStatus: resp.StatusCode,
-			Code:       *env.Code,
-			Message:    env.Message,
-			Reason:     env.Error,
-			RetryAfter: time.Duration(env.RetryAfter) * time.Second,
-		}
-	}
-	return &env, nil
+	return resp.StatusCode, raw, nil
+}
+
+// unexpectedAnswer is an answer that is not what the service sends.
+func unexpectedAnswer(status int) *Error {
+	return &Error{HTTPStatus: status, Message: http.StatusText(status), Reason: ReasonUnexpectedAnswer}
 }
 
 // post sends a public POST.
@@ -183,23 +198,13 @@ type Key struct {
 // verifies access tokens with. The set is not the code/message envelope:
 // a status other than 200 is an *Error with ReasonUnexpectedAnswer.
 func (c *Client) Keys(ctx context.Context) (*Keys, error) {
-	const path = "/.well-known/jwks.json"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	status, raw, err := c.exchange(ctx, http.MethodGet, "/.well-known/jwks.json", "", nil)
 	if err != nil {
-		return nil, fmt.Errorf("phoneauth: GET %s: %w", path, err)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("phoneauth: GET %s: %w", path, err)
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("phoneauth: GET %s: read the answer: %w", path, err)
+		return nil, err
 	}
 	var k Keys
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &k) != nil {
-		return nil, &Error{HTTPStatus: resp.StatusCode, Message: http.StatusText(resp.StatusCode), Reason: ReasonUnexpectedAnswer}
+	if status != http.StatusOK || json.Unmarshal(raw, &k) != nil {
+		return nil, unexpectedAnswer(status)
 	}
 	k.Raw = raw
 	return &k, nil
