@@ -126,9 +126,9 @@ func (r *Users) Delete(ctx context.Context, id string) error {
 			outcome = err
 			return nil
 		}
-		phone, err := domain.RestorePhoneNumber(string(phoneKey))
+		phone, err := storedPhone(phoneKey)
 		if err != nil {
-			outcome = fmt.Errorf("bolt: stored user %s: %w", domain.MaskPhone(string(phoneKey)), err)
+			outcome = err
 			return nil
 		}
 		if err := tx.Bucket(bucketUsers).Delete(phoneKey); err != nil {

@@ -197,11 +197,21 @@ func userByID(tx *bbolt.Tx, id []byte) (userDoc, []byte, error) {
 // it is restored, not parsed again (every authenticated request comes
 // here).
 func restoreByID(phoneKey []byte, doc userDoc) (*domain.User, error) {
-	phone, err := domain.RestorePhoneNumber(string(phoneKey))
+	phone, err := storedPhone(phoneKey)
 	if err != nil {
-		return nil, fmt.Errorf("bolt: stored user %s: %w", domain.MaskPhone(string(phoneKey)), err)
+		return nil, err
 	}
 	return doc.toDomain(phone)
+}
+
+// storedPhone restores the number a user is stored under, without
+// parsing it again.
+func storedPhone(phoneKey []byte) (domain.PhoneNumber, error) {
+	phone, err := domain.RestorePhoneNumber(string(phoneKey))
+	if err != nil {
+		return domain.PhoneNumber{}, fmt.Errorf("bolt: stored user %s: %w", domain.MaskPhone(string(phoneKey)), err)
+	}
+	return phone, nil
 }
 
 // ensureUserIDIndex builds the id index (id -> number) of a file written
