@@ -27,12 +27,11 @@ type ChangePhoneHandler struct {
 	guard  *CodeGuard
 	issuer *SessionIssuer
 	clock  Clock
-	policy Policy
 }
 
 // NewChangePhoneHandler builds the handler.
-func NewChangePhoneHandler(users Users, codes PendingCodes, vault PasswordVault, hasher CodeHasher, guard *CodeGuard, issuer *SessionIssuer, clock Clock, policy Policy) *ChangePhoneHandler {
-	return &ChangePhoneHandler{users: users, codes: codes, vault: vault, hasher: hasher, guard: guard, issuer: issuer, clock: clock, policy: policy}
+func NewChangePhoneHandler(users Users, codes PendingCodes, vault PasswordVault, hasher CodeHasher, guard *CodeGuard, issuer *SessionIssuer, clock Clock) *ChangePhoneHandler {
+	return &ChangePhoneHandler{users: users, codes: codes, vault: vault, hasher: hasher, guard: guard, issuer: issuer, clock: clock}
 }
 
 // Handle verifies the account's phone-change code under the rules of

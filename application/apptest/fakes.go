@@ -773,7 +773,7 @@ func New(now time.Time, policy application.Policy) *Fakes {
 		ResetPassword:     application.NewResetPasswordHandler(f.Users, f.Codes, Vault{}, f.Lockouts, Hasher{}, guard, f.Clock, policy),
 		ChangePassword:    application.NewChangePasswordHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Issuer, f.Clock, policy),
 		ChangePhoneSend:   application.NewChangePhoneSendHandler(f.Users, f.Codes, Vault{}, f.Lockouts, f.Limits, f.Nonces, Hasher{}, f.SMS, f.Clock, policy),
-		ChangePhone:       application.NewChangePhoneHandler(f.Users, f.Codes, Vault{}, Hasher{}, guard, f.Issuer, f.Clock, policy),
+		ChangePhone:       application.NewChangePhoneHandler(f.Users, f.Codes, Vault{}, Hasher{}, guard, f.Issuer, f.Clock),
 		DeleteAccount:     application.NewDeleteAccountHandler(f.Users, f.Codes, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Clock, policy),
 	}
 	return f
