@@ -68,13 +68,14 @@ func (h *ChangePasswordHandler) Handle(ctx context.Context, in ChangePassword) (
 	if err != nil {
 		return SessionTokens{}, err
 	}
-	return openFresh(h.issuer, updated, now)
+	return openSession(h.issuer, updated, now)
 }
 
-// openFresh opens the session whose pair a change of the account answers
-// with: under the generation the change moved the account to, so that it
-// replaces the caller's revoked pair.
-func openFresh(issuer *SessionIssuer, u *domain.User, now time.Time) (SessionTokens, error) {
+// openSession opens a session of u under its current generation: login's,
+// and the one whose pair a change of the account answers with (under the
+// generation the change moved the account to, so that it replaces the
+// caller's revoked pair).
+func openSession(issuer *SessionIssuer, u *domain.User, now time.Time) (SessionTokens, error) {
 	pair, err := issuer.Open(u.ID(), u.SessionGeneration(), now)
 	if err != nil {
 		return SessionTokens{}, fmt.Errorf("open session: %w", err)

@@ -78,5 +78,5 @@ func (h *ChangePhoneHandler) Handle(ctx context.Context, in ChangePhone) (Sessio
 	if err != nil {
 		return SessionTokens{}, err
 	}
-	return openFresh(h.issuer, updated, now)
+	return openSession(h.issuer, updated, now)
 }

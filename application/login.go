@@ -2,7 +2,6 @@ package application
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/phoneauth/phoneauth/domain"
@@ -63,9 +62,9 @@ func (h *LoginHandler) Handle(ctx context.Context, in Login) (LoginResult, error
 	if err != nil {
 		return LoginResult{}, err
 	}
-	pair, err := h.issuer.Open(user.ID(), user.SessionGeneration(), now)
+	pair, err := openSession(h.issuer, user, now)
 	if err != nil {
-		return LoginResult{}, fmt.Errorf("open session: %w", err)
+		return LoginResult{}, err
 	}
 	return LoginResult{Email: user.Email().String(), SessionTokens: pair}, nil
 }
