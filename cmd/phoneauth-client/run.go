@@ -219,9 +219,18 @@ func (r *runner) newPassword(given, prompt string) (pw, confirm string, err erro
 	return pw, confirm, err
 }
 
-// code is the given code, else one read after a send. When the input
-// ends before a code, the command stops there (the send succeeded).
-func (r *runner) readCode() (string, error) {
+// codeOr is the given code, else one read after send succeeded (its
+// message printed). When the input ends before a code, the command stops
+// there (the send succeeded).
+func (r *runner) codeOr(given string, send func() (*client.Reply, error)) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	sent, err := send()
+	if err != nil {
+		return "", err
+	}
+	r.print(sent.Message)
 	code, err := r.in.line("SMS code: ")
 	if errors.Is(err, io.EOF) {
 		fmt.Fprintln(r.in.prompts, "no code read: run again with -code to continue")
@@ -246,16 +255,9 @@ func register(ctx context.Context, r *runner) error {
 	if err := r.needPhone(); err != nil {
 		return err
 	}
-	code := r.s.code
-	if code == "" {
-		sent, err := r.c.SendCode(ctx, r.s.phone)
-		if err != nil {
-			return err
-		}
-		r.print(sent.Message)
-		if code, err = r.readCode(); err != nil {
-			return err
-		}
+	code, err := r.codeOr(r.s.code, func() (*client.Reply, error) { return r.c.SendCode(ctx, r.s.phone) })
+	if err != nil {
+		return err
 	}
 	// Every value is read before the code is checked, so that a missing
 	// one stops the command before the code is spent.
@@ -336,16 +338,9 @@ func resetPassword(ctx context.Context, r *runner) error {
 	if err := r.needPhone(); err != nil {
 		return err
 	}
-	code := r.s.code
-	if code == "" {
-		sent, err := r.c.ResetPasswordSend(ctx, r.s.phone)
-		if err != nil {
-			return err
-		}
-		r.print(sent.Message)
-		if code, err = r.readCode(); err != nil {
-			return err
-		}
+	code, err := r.codeOr(r.s.code, func() (*client.Reply, error) { return r.c.ResetPasswordSend(ctx, r.s.phone) })
+	if err != nil {
+		return err
 	}
 	pw, confirm, err := r.newPassword(r.s.password, "New password: ")
 	if err != nil {
@@ -380,20 +375,15 @@ func changePhone(ctx context.Context, r *runner) error {
 	if r.s.newPhone == "" {
 		return usagef("no new number: set -new-phone")
 	}
-	code := r.s.code
-	if code == "" {
+	code, err := r.codeOr(r.s.code, func() (*client.Reply, error) {
 		pw, err := r.passwordOr(r.s.password, "Password: ")
 		if err != nil {
-			return err
+			return nil, err
 		}
-		sent, err := r.c.ChangePhoneSend(ctx, r.s.newPhone, pw)
-		if err != nil {
-			return err
-		}
-		r.print(sent.Message)
-		if code, err = r.readCode(); err != nil {
-			return err
-		}
+		return r.c.ChangePhoneSend(ctx, r.s.newPhone, pw)
+	})
+	if err != nil {
+		return err
 	}
 	rn, err := r.c.ChangePhone(ctx, r.s.newPhone, code)
 	if err != nil {
