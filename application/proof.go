@@ -81,7 +81,7 @@ func (c *proofCheck) check(ctx context.Context, phone domain.PhoneNumber, user *
 // right one resets the count, and an attempt refused for another reason
 // gives its place back.
 func (c *proofCheck) judge(ctx context.Context, user *domain.User, phone domain.PhoneNumber, p Proof, extra rule, sent, now time.Time) error {
-	lockKey := lockoutKey(phone)
+	lockKey := LoginLockoutKey(phone)
 	op := reserveOps.Get().(*reserveOp)
 	op.max, op.lockFor, op.now = c.policy.LoginMaxFailures, c.policy.LoginLockout, now
 	err := c.lockouts.Update(ctx, lockKey, now, op.fn)
@@ -166,8 +166,10 @@ func resetFailures(f *domain.LoginFailures) error {
 	return nil
 }
 
-// lockoutKey is the key of the account's login lock: its number's.
-func lockoutKey(phone domain.PhoneNumber) string { return "login:" + phone.E164() }
+// LoginLockoutKey is the Lockouts key of the login lock of the account
+// at phone: its number's. A store that deletes an account's records
+// (Users.Delete) deletes the lock under this key.
+func LoginLockoutKey(phone domain.PhoneNumber) string { return "login:" + phone.E164() }
 
 // giveBackAttempt returns the place of an attempt that was not judged. A
 // place that cannot be given back (the store failed) stays counted.

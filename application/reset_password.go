@@ -88,7 +88,7 @@ func (h *ResetPasswordHandler) Handle(ctx context.Context, in ResetPassword) err
 	if err != nil {
 		return fmt.Errorf("reset password: %w", err)
 	}
-	if err := h.lockouts.Update(ctx, lockoutKey(phone), now, resetFailures); err != nil {
+	if err := h.lockouts.Update(ctx, LoginLockoutKey(phone), now, resetFailures); err != nil {
 		return fmt.Errorf("lift login lock: %w", err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	mongodriver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.uber.org/zap"
 
+	"github.com/phoneauth/phoneauth/application"
 	"github.com/phoneauth/phoneauth/domain"
 )
 
@@ -175,7 +176,10 @@ func (r *Users) deleteSteps(ctx context.Context, cur *accountDoc) (bool, error) 
 			return err
 		}},
 		{"registration", func() error { _, err := s.pending.coll.DeleteOne(ctx, byID(cur.Phone)); return err }},
-		{"lockout", func() error { _, err := s.lockouts.coll.DeleteOne(ctx, byID(loginLockoutKey(cur.Phone))); return err }},
+		{"lockout", func() error {
+			_, err := s.lockouts.coll.DeleteOne(ctx, byID(application.LoginLockoutKey(phone)))
+			return err
+		}},
 		{"account", func() error {
 			res, err := r.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "phone", Value: cur.Phone}})
 			deleted = err == nil && res.DeletedCount > 0
@@ -203,10 +207,6 @@ func (r *Users) deleteSteps(ctx context.Context, cur *accountDoc) (bool, error) 
 	}
 	return deleted, nil
 }
-
-// loginLockoutKey is the Lockouts key of the logins to phone (E.164), as
-// the login use case names it.
-func loginLockoutKey(phone string) string { return "login:" + phone }
 
 // deleteFault, when a test sets it, runs after each step of Delete; an
 // error from it stops Delete there, as a crash would.

@@ -346,7 +346,7 @@ func testAccounts(t *testing.T, newStores func(*testing.T) Stores) {
 		}
 		if s.Lockouts != nil {
 			for _, p := range []domain.PhoneNumber{number, phone(2)} {
-				if err := s.Lockouts.Update(ctx, "login:"+p.E164(), base, func(f *domain.LoginFailures) error {
+				if err := s.Lockouts.Update(ctx, application.LoginLockoutKey(p), base, func(f *domain.LoginFailures) error {
 					f.Reserve(1, time.Hour, base)
 					return nil
 				}); err != nil {
@@ -412,7 +412,7 @@ func testAccounts(t *testing.T, newStores func(*testing.T) Stores) {
 		if s.Lockouts != nil {
 			for p, want := range map[domain.PhoneNumber]bool{number: false, phone(2): true} {
 				var locked time.Time
-				if err := s.Lockouts.Update(ctx, "login:"+p.E164(), base, func(f *domain.LoginFailures) error {
+				if err := s.Lockouts.Update(ctx, application.LoginLockoutKey(p), base, func(f *domain.LoginFailures) error {
 					locked = f.Locked(base)
 					return nil
 				}); err != nil || locked.IsZero() == want {
