@@ -78,11 +78,8 @@ func (h *DeleteAccountHandler) Handle(ctx context.Context, in DeleteAccount) err
 		return fmt.Errorf("delete account: %w", err)
 	}
 	ctx = context.WithoutCancel(ctx)
-	for _, s := range []domain.CodeSubject{
-		{Purpose: domain.PurposeResetPassword, Phone: user.Phone()},
-		{Purpose: domain.PurposeChangePhone, Account: user.ID()},
-	} {
-		_ = h.codes.Delete(ctx, s.Key())
+	for _, key := range domain.AccountCodeKeys(user.Phone(), user.ID()) {
+		_ = h.codes.Delete(ctx, key)
 	}
 	return nil
 }

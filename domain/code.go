@@ -41,6 +41,15 @@ func (s CodeSubject) Key() string {
 	return string(s.Purpose) + ":" + s.Phone.E164()
 }
 
+// AccountCodeKeys are the keys under which an account's codes can be
+// kept: the reset code of its number and its own phone-change code.
+func AccountCodeKeys(phone PhoneNumber, account string) []string {
+	return []string{
+		CodeSubject{Purpose: PurposeResetPassword, Phone: phone}.Key(),
+		CodeSubject{Purpose: PurposeChangePhone, Account: account}.Key(),
+	}
+}
+
 // PendingCode is a code sent for a purpose other than registration (a
 // registration's code lives in its PendingRegistration): stored only as its
 // keyed hash, good for a few tries until it expires, and used once.

@@ -147,11 +147,8 @@ func (r *Users) Delete(ctx context.Context, id string) error {
 			return err
 		}
 		codes := tx.Bucket(bucketCodes)
-		for _, s := range []domain.CodeSubject{
-			{Purpose: domain.PurposeResetPassword, Phone: phone},
-			{Purpose: domain.PurposeChangePhone, Account: id},
-		} {
-			if err := codes.Delete([]byte(s.Key())); err != nil {
+		for _, key := range domain.AccountCodeKeys(phone, id) {
+			if err := codes.Delete([]byte(key)); err != nil {
 				return err
 			}
 		}

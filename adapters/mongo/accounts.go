@@ -168,10 +168,7 @@ func (r *Users) deleteSteps(ctx context.Context, cur *accountDoc) (bool, error) 
 		{"revoke", func() error { _, err := r.revoke(ctx, id); return err }},
 		{"sessions", sessions},
 		{"codes", func() error {
-			keys := bson.A{
-				domain.CodeSubject{Purpose: domain.PurposeResetPassword, Phone: phone}.Key(),
-				domain.CodeSubject{Purpose: domain.PurposeChangePhone, Account: id}.Key(),
-			}
+			keys := domain.AccountCodeKeys(phone, id)
 			_, err := s.codes.coll.DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: keys}}}})
 			return err
 		}},
