@@ -22,9 +22,10 @@ type expiryDoc struct {
 // sweep deletes the records of bucket expired at now and returns how
 // many went: every expiring record says when it expires as expires_at
 // (expiryDoc). With byUser set (the sessions), each deleted record's
-// entry in that index goes in the same transaction. It works through the bucket in transactions of at most
-// sweepScan records, so that writes wait on it briefly. A record that
-// cannot be decoded is logged (its key through logKey) and left alone.
+// entry in that index goes in the same transaction. It works through the
+// bucket in transactions of at most sweepScan records, so that writes
+// wait on it briefly. A record that cannot be decoded is logged (its key
+// through logKey) and left alone.
 func (s *Store) sweep(ctx context.Context, bucket, byUser []byte, what string, logKey func([]byte) zap.Field, now time.Time) (int, error) {
 	total := 0
 	var after []byte // last key examined, the next transaction's start
