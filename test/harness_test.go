@@ -68,13 +68,21 @@ func TestMain(m *testing.M) { os.Exit(mongotest.Main(m)) }
 
 // storeOptions selects a store: "embedded" (bbolt in a temp DATA_DIR) or
 // "mongo" (a fresh database on the shared test server).
+// mongoTestTimeout bounds each store call of the instances the tests run
+// on MongoDB. The test server (FerretDB) runs one command at a time; on a
+// loaded two-core CI machine a burst of parallel requests can queue a
+// command past the 5 s default and answer 503 for a wait, not an outage
+// (seen under a second test run beside CI). The outage tests set their
+// own, short, timeout; the HTTP client waits longer than this.
+const mongoTestTimeout = "15s"
+
 func storeOptions(t *testing.T, store string) options {
 	t.Helper()
 	if store != "mongo" {
 		return options{}
 	}
 	uri := mongotest.Start(t)
-	return options{vars: map[string]string{"MONGO_URI": uri, "MONGO_DATABASE": mongotest.Database(t, uri)}}
+	return options{vars: map[string]string{"MONGO_URI": uri, "MONGO_DATABASE": mongotest.Database(t, uri), "MONGO_TIMEOUT": mongoTestTimeout}}
 }
 
 func start(t *testing.T, o options) *instance {
@@ -151,7 +159,7 @@ type answer struct {
 	RetryAfter       int64  `json:"retry_after"`
 }
 
-var client = &http.Client{Timeout: 10 * time.Second}
+var client = &http.Client{Timeout: 45 * time.Second}
 
 func (in *instance) post(t testing.TB, path string, body any) answer {
 	t.Helper()

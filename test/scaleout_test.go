@@ -104,7 +104,7 @@ func startCluster(t *testing.T, n int, vars map[string]string) []*instance {
 	clock := apptest.NewClock(time.Now())
 	nodes := make([]*instance, 0, n)
 	for range n {
-		v := map[string]string{"MONGO_URI": uri, "MONGO_DATABASE": db}
+		v := map[string]string{"MONGO_URI": uri, "MONGO_DATABASE": db, "MONGO_TIMEOUT": mongoTestTimeout}
 		for k, x := range vars {
 			v[k] = x
 		}
