@@ -90,7 +90,7 @@ func InitializeEmbedded(cfg Config, log *zap.Logger, o Overrides) (*Service, fun
 	changePasswordHandler := application.NewChangePasswordHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, sessionIssuer, applicationClock, policy)
 	changePhoneSendHandler := application.NewChangePhoneSendHandler(users, pendingCodes, vault, applicationLockouts, applicationRateLimits, applicationNonces, codeHasher, smsSender, applicationClock, policy)
 	changePhoneHandler := application.NewChangePhoneHandler(users, pendingCodes, vault, codeHasher, codeGuard, sessionIssuer, applicationClock)
-	deleteAccountHandler := application.NewDeleteAccountHandler(users, pendingCodes, vault, applicationLockouts, applicationRateLimits, applicationNonces, applicationClock, policy)
+	deleteAccountHandler := application.NewDeleteAccountHandler(users, vault, applicationLockouts, applicationRateLimits, applicationNonces, applicationClock, policy)
 	app := &application.App{
 		SendCode:          sendCodeHandler,
 		VerifyCode:        verifyCodeHandler,
@@ -177,7 +177,7 @@ func InitializeMongo(cfg Config, log *zap.Logger, o Overrides) (*Service, func()
 	changePasswordHandler := application.NewChangePasswordHandler(users, vault, lockouts, rateLimits, nonces, sessionIssuer, applicationClock, policy)
 	changePhoneSendHandler := application.NewChangePhoneSendHandler(users, pendingCodes, vault, lockouts, rateLimits, nonces, codeHasher, smsSender, applicationClock, policy)
 	changePhoneHandler := application.NewChangePhoneHandler(users, pendingCodes, vault, codeHasher, codeGuard, sessionIssuer, applicationClock)
-	deleteAccountHandler := application.NewDeleteAccountHandler(users, pendingCodes, vault, lockouts, rateLimits, nonces, applicationClock, policy)
+	deleteAccountHandler := application.NewDeleteAccountHandler(users, vault, lockouts, rateLimits, nonces, applicationClock, policy)
 	app := &application.App{
 		SendCode:          sendCodeHandler,
 		VerifyCode:        verifyCodeHandler,

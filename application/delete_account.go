@@ -21,15 +21,14 @@ type DeleteAccount struct {
 // DeleteAccountHandler deletes accounts.
 type DeleteAccountHandler struct {
 	users  Users
-	codes  PendingCodes
 	proofs proofCheck
 	clock  Clock
 }
 
 // NewDeleteAccountHandler builds the handler.
-func NewDeleteAccountHandler(users Users, codes PendingCodes, vault PasswordVault, lockouts Lockouts, limits RateLimits, nonces Nonces, clock Clock, policy Policy) *DeleteAccountHandler {
+func NewDeleteAccountHandler(users Users, vault PasswordVault, lockouts Lockouts, limits RateLimits, nonces Nonces, clock Clock, policy Policy) *DeleteAccountHandler {
 	return &DeleteAccountHandler{
-		users: users, codes: codes,
+		users:  users,
 		proofs: proofCheck{users: users, vault: vault, lockouts: lockouts, limits: limits, nonces: nonces, policy: policy},
 		clock:  clock,
 	}
@@ -42,8 +41,7 @@ func NewDeleteAccountHandler(users Users, codes PendingCodes, vault PasswordVaul
 // it deletes the account with everything the store keeps of it
 // (Users.Delete): a token names an account that no longer exists. Its
 // number and email may register again. The account's pending codes go
-// with it in the store; they are deleted here again, best effort, for a
-// store that might have left them.
+// with it, in the same Users.Delete.
 func (h *DeleteAccountHandler) Handle(ctx context.Context, in DeleteAccount) error {
 	user, err := in.Principal.account()
 	if err != nil {
@@ -76,10 +74,6 @@ func (h *DeleteAccountHandler) Handle(ctx context.Context, in DeleteAccount) err
 	}
 	if err != nil {
 		return fmt.Errorf("delete account: %w", err)
-	}
-	ctx = context.WithoutCancel(ctx)
-	for _, key := range domain.AccountCodeKeys(user.Phone(), user.ID()) {
-		_ = h.codes.Delete(ctx, key)
 	}
 	return nil
 }

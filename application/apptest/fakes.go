@@ -40,6 +40,9 @@ type Users struct {
 	byPhone map[string]*domain.User
 	emails  map[string]bool
 	Err     error // returned by every call when set
+	// Codes, when set, is the store of pending codes that Delete clears
+	// of the account's codes, as the real stores' Delete does.
+	Codes *Codes
 }
 
 // NewUsers returns an empty fake.
@@ -159,6 +162,13 @@ func (f *Users) Delete(_ context.Context, id string) error {
 	}
 	delete(f.byPhone, u.Phone().E164())
 	delete(f.emails, u.Email().String())
+	if f.Codes != nil {
+		f.Codes.mu.Lock()
+		for _, key := range domain.AccountCodeKeys(u.Phone(), u.ID()) {
+			delete(f.Codes.codes, key)
+		}
+		f.Codes.mu.Unlock()
+	}
 	return nil
 }
 
@@ -752,6 +762,7 @@ func New(now time.Time, policy application.Policy) *Fakes {
 		Clock: NewClock(now), Users: NewUsers(), Pending: NewPending(), Codes: NewCodes(), Limits: NewLimits(),
 		Lockouts: NewLockouts(), Alarms: &Alarms{}, Nonces: NewNonces(), SMS: NewSMS(), Sessions: NewSessions(), Policy: policy,
 	}
+	f.Users.Codes = f.Codes
 	f.Issuer = application.NewSessionIssuer(Signer{}, policy)
 	f.Refresh = application.NewRefreshHandler(f.Issuer, f.Users, f.Sessions, f.Clock, policy)
 	f.Authenticate = application.NewAuthenticateHandler(Signer{}, f.Users, f.Sessions, f.Clock, policy)
@@ -774,7 +785,7 @@ func New(now time.Time, policy application.Policy) *Fakes {
 		ChangePassword:    application.NewChangePasswordHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Issuer, f.Clock, policy),
 		ChangePhoneSend:   application.NewChangePhoneSendHandler(f.Users, f.Codes, Vault{}, f.Lockouts, f.Limits, f.Nonces, Hasher{}, f.SMS, f.Clock, policy),
 		ChangePhone:       application.NewChangePhoneHandler(f.Users, f.Codes, Vault{}, Hasher{}, guard, f.Issuer, f.Clock),
-		DeleteAccount:     application.NewDeleteAccountHandler(f.Users, f.Codes, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Clock, policy),
+		DeleteAccount:     application.NewDeleteAccountHandler(f.Users, Vault{}, f.Lockouts, f.Limits, f.Nonces, f.Clock, policy),
 	}
 	return f
 }
