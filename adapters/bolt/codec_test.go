@@ -60,16 +60,11 @@ func TestDecodeUserDocMatchesEncodingJSON(t *testing.T) {
 	}
 	fast := 0
 	for _, b := range docs {
-		var got, want userDoc
 		var probe userDoc
 		if decodeCanonicalUser(b, &probe) {
 			fast++
 		}
-		gotErr := decodeUserDoc(b, &got)
-		wantErr := json.Unmarshal(b, &want)
-		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
-		}
+		checkDecodesAsJSON(t, b, decodeUserDoc)
 	}
 	// Most generated texts need escapes, which go to encoding/json; the
 	// plain ones, as real records are, must be read directly.
@@ -77,6 +72,19 @@ func TestDecodeUserDocMatchesEncodingJSON(t *testing.T) {
 		t.Fatalf("only %d of %d documents read directly", fast, len(docs))
 	}
 	t.Logf("%d of %d documents read directly", fast, len(docs))
+}
+
+// checkDecodesAsJSON fails t unless decode reads b exactly as
+// encoding/json does: the same document, and an error for the same
+// inputs.
+func checkDecodesAsJSON[T any](t testing.TB, b []byte, decode func([]byte, *T) error) {
+	t.Helper()
+	var got, want T
+	gotErr := decode(b, &got)
+	wantErr := json.Unmarshal(b, &want)
+	if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("%q\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
+	}
 }
 
 func BenchmarkDecodeUserDoc(b *testing.B) {
@@ -246,15 +254,11 @@ func TestPendingDocMatchesEncodingJSON(t *testing.T) {
 	}...)
 	read := 0
 	for _, b := range stored {
-		var got, want, probe pendingDoc
+		var probe pendingDoc
 		if decodeCanonicalPending(b, &probe) {
 			read++
 		}
-		gotErr := decodePendingDoc(b, &got)
-		wantErr := json.Unmarshal(b, &want)
-		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
-		}
+		checkDecodesAsJSON(t, b, decodePendingDoc)
 	}
 	if read < 1000 {
 		t.Fatalf("only %d of %d documents read directly", read, len(stored))
@@ -273,12 +277,7 @@ func FuzzDecodePendingDoc(f *testing.F) {
 	}
 	f.Add([]byte(`{"phone":"+861","attempts":-0,"created_at":"2026-11-24T08:00:00Z","expires_at":"2026-11-24T08:11:00Z"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var got, want pendingDoc
-		gotErr := decodePendingDoc(b, &got)
-		wantErr := json.Unmarshal(b, &want)
-		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
-		}
+		checkDecodesAsJSON(t, b, decodePendingDoc)
 	})
 }
 
@@ -369,15 +368,11 @@ func TestSessionDocMatchesEncodingJSON(t *testing.T) {
 	}...)
 	read := 0
 	for _, b := range stored {
-		var got, want, probe sessionDoc
+		var probe sessionDoc
 		if decodeCanonicalSession(b, &probe) {
 			read++
 		}
-		gotErr := decodeSessionDoc(b, &got)
-		wantErr := json.Unmarshal(b, &want)
-		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%s\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
-		}
+		checkDecodesAsJSON(t, b, decodeSessionDoc)
 	}
 	if read < 1000 {
 		t.Fatalf("only %d of %d documents read directly", read, len(stored))
@@ -395,12 +390,7 @@ func FuzzDecodeSessionDoc(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var got, want sessionDoc
-		gotErr := decodeSessionDoc(b, &got)
-		wantErr := json.Unmarshal(b, &want)
-		if (gotErr == nil) != (wantErr == nil) || !reflect.DeepEqual(got, want) {
-			t.Fatalf("%q\n got  %+v, %v\n want %+v, %v", b, got, gotErr, want, wantErr)
-		}
+		checkDecodesAsJSON(t, b, decodeSessionDoc)
 	})
 }
 
